@@ -1,0 +1,12 @@
+"""URL routes: the admin, the health check and the webhook endpoint."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from b2s.health import health_view
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health", health_view, name="health"),
+    path("webhooks/", include("sync.urls")),
+]

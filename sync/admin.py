@@ -1,0 +1,110 @@
+"""Admin for stores and the configuration tables (the webhook inbox admin is in sync/admin_events.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from sync.models import FeatureFlag, FieldMapping, OrderStatusMapping, Store, SyncSetting, Threshold
+
+
+class StoreForm(forms.ModelForm):
+    """Secrets are write-only: never rendered back, kept when left blank."""
+
+    class Meta:
+        model = Store
+        fields = (
+            "name",
+            "store_hash",
+            "store_id",
+            "api_base_url",
+            "access_token",
+            "client_id",
+            "client_secret",
+            "webhook_auth_mode",
+            "webhook_header_name",
+            "webhook_secret",
+            "timezone",
+            "is_active",
+        )
+        widgets = {name: forms.PasswordInput(render_value=False) for name in Store.SECRET_FIELDS}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in Store.SECRET_FIELDS:
+            field = self.fields[name]
+            field.required = False
+            if self.instance.pk and getattr(self.instance, name):
+                field.help_text = "Set. Leave blank to keep the current value; type a new one to replace it."
+            else:
+                field.help_text = "Not set."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.instance.pk:
+            stored = Store.objects.filter(pk=self.instance.pk).values(*Store.SECRET_FIELDS).first() or {}
+            for name in Store.SECRET_FIELDS:
+                if not cleaned.get(name):
+                    cleaned[name] = stored.get(name, "")
+                    setattr(self.instance, name, cleaned[name])
+        return cleaned
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    form = StoreForm
+    list_display = ("name", "store_hash", "api_base_url", "webhook_auth_mode", "secrets_state", "is_active")
+    list_filter = ("is_active", "webhook_auth_mode")
+    search_fields = ("name", "store_hash")
+
+    @admin.display(description="Secrets")
+    def secrets_state(self, store: Store) -> str:
+        """Whether each secret is set, never its value."""
+        return ", ".join(f"{name}: {'set' if getattr(store, name) else '—'}" for name in Store.SECRET_FIELDS)
+
+
+@admin.register(FeatureFlag)
+class FeatureFlagAdmin(admin.ModelAdmin):
+    list_display = ("key", "enabled", "description")
+    list_editable = ("enabled",)
+    search_fields = ("key", "description")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: FeatureFlag | None = None) -> tuple[str, ...]:
+        # Code refers to flags by key: renaming one would silently switch a feature off.
+        return ("key",) if obj else ()
+
+
+@admin.register(Threshold)
+class ThresholdAdmin(admin.ModelAdmin):
+    list_display = ("key", "value", "unit", "min_value", "max_value", "description")
+    list_editable = ("value",)
+    search_fields = ("key", "description")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Threshold | None = None) -> tuple[str, ...]:
+        return ("key", "min_value", "max_value") if obj else ()
+
+
+@admin.register(SyncSetting)
+class SyncSettingAdmin(admin.ModelAdmin):
+    list_display = ("key", "value", "choices", "description")
+    search_fields = ("key", "description")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SyncSetting | None = None) -> tuple[str, ...]:
+        return ("key", "choices") if obj else ()
+
+
+@admin.register(FieldMapping)
+class FieldMappingAdmin(admin.ModelAdmin):
+    list_display = ("sf_object", "sf_field", "source_path", "transform", "default", "feature_flag", "enabled")
+    list_filter = ("sf_object", "enabled", "feature_flag")
+    list_editable = ("enabled",)
+    search_fields = ("sf_field", "source_path")
+
+
+@admin.register(OrderStatusMapping)
+class OrderStatusMappingAdmin(admin.ModelAdmin):
+    list_display = ("bc_status_id", "bc_status_name", "sf_status", "counts_toward_analytics")
+    list_editable = ("sf_status", "counts_toward_analytics")

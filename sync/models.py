@@ -1,0 +1,290 @@
+"""Stores, the admin-managed configuration, and the webhook inbox."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import models
+from django.utils import timezone
+
+from sync.mapping import mapping_compile
+
+SALESFORCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class Store(models.Model):
+    """One BigCommerce store that b2s keeps in Salesforce."""
+
+    class WebhookAuth(models.TextChoices):
+        HEADER = "header", "Custom header secret"
+        STANDARD_WEBHOOKS = "standard_webhooks", "Standard Webhooks signature"
+        LEGACY_HMAC = "legacy_hmac", "X-BC-Webhook-Signature (legacy HMAC)"
+
+    SECRET_FIELDS = ("access_token", "client_secret", "webhook_secret")
+
+    name = models.CharField(max_length=200)
+    store_hash = models.SlugField(max_length=64, unique=True, help_text="The hash in stores/{hash}/ API paths.")
+    store_id = models.CharField(
+        max_length=32, blank=True, help_text="Numeric store id sent in webhooks; checked when set."
+    )
+    api_base_url = models.URLField(default="https://api.bigcommerce.com")
+    access_token = models.CharField(max_length=255, blank=True)
+    client_id = models.CharField(max_length=255, blank=True)
+    client_secret = models.CharField(max_length=255, blank=True)
+    webhook_auth_mode = models.CharField(max_length=32, choices=WebhookAuth.choices, default=WebhookAuth.HEADER)
+    webhook_header_name = models.CharField(
+        max_length=100,
+        default="X-B2S-Webhook-Secret",
+        help_text="The custom header that carries the secret in 'header' mode.",
+    )
+    webhook_secret = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Header secret or HMAC key. Standard Webhooks use the client secret when this is empty.",
+    )
+    timezone = models.CharField(max_length=64, default="UTC", help_text="The store's time zone (IANA name).")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.store_hash})"
+
+    def clean(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError({"timezone": f"Unknown time zone {self.timezone!r}."}) from None
+        URLValidator(schemes=["https", "http"])(self.api_base_url)
+        if self.store_id and not self.store_id.isdigit():
+            raise ValidationError({"store_id": "The store id is a number."})
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def webhook_signing_key(self) -> str:
+        """The key that authenticates callbacks in the store's mode."""
+        if self.webhook_auth_mode == self.WebhookAuth.STANDARD_WEBHOOKS:
+            return self.webhook_secret or self.client_secret
+        return self.webhook_secret
+
+    def external_id(self, value: object) -> str:
+        """A store-namespaced external id value, so two stores never collide."""
+        return f"{self.store_hash}:{value}"
+
+
+class ConfigVersion(models.Model):
+    """A single counter bumped on every configuration change; processes poll it to reload."""
+
+    version = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"configuration version {self.version}"
+
+
+class FeatureFlag(models.Model):
+    """An on/off switch for one feature, edited in the admin."""
+
+    key = models.SlugField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({'on' if self.enabled else 'off'})"
+
+
+class Threshold(models.Model):
+    """A number that steers the sync (cart value floors, days, tier floors, RFM breakpoints)."""
+
+    key = models.SlugField(max_length=64, unique=True)
+    value = models.DecimalField(max_digits=14, decimal_places=2)
+    unit = models.CharField(max_length=32, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+    min_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    max_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value} {self.unit}".strip()
+
+    def clean(self) -> None:
+        if self.value is None:
+            return
+        value = Decimal(self.value)
+        if self.min_value is not None and value < self.min_value:
+            raise ValidationError({"value": f"{self.key} must be at least {self.min_value}."})
+        if self.max_value is not None and value > self.max_value:
+            raise ValidationError({"value": f"{self.key} must be at most {self.max_value}."})
+
+
+class SyncSetting(models.Model):
+    """A named choice such as the RFM mode or the guest account's name."""
+
+    key = models.SlugField(max_length=64, unique=True)
+    value = models.CharField(max_length=255)
+    choices = models.CharField(
+        max_length=255, blank=True, help_text="Comma-separated allowed values; empty allows any text."
+    )
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value}"
+
+    @property
+    def allowed(self) -> list[str]:
+        return [choice.strip() for choice in self.choices.split(",") if choice.strip()]
+
+    def clean(self) -> None:
+        if self.allowed and self.value not in self.allowed:
+            raise ValidationError({"value": f"{self.key} must be one of: {', '.join(self.allowed)}."})
+
+
+class FieldMapping(models.Model):
+    """Where one Salesforce field takes its value from in a BigCommerce document."""
+
+    class SObject(models.TextChoices):
+        ORDER = "Order"
+        ORDER_ITEM = "OrderItem"
+        ACCOUNT = "Account"
+        CONTACT = "Contact"
+        PRODUCT = "Product2"
+        OPPORTUNITY = "Opportunity"
+        LEAD = "Lead"
+
+    sf_object = models.CharField("Salesforce object", max_length=64, choices=SObject.choices)
+    sf_field = models.CharField("Salesforce field", max_length=80)
+    source_path = models.CharField(
+        max_length=255, help_text="e.g. billing_address.city, shipping_addresses[0].zip, a + b, a || b"
+    )
+    transform = models.CharField(
+        max_length=100, blank=True, help_text="e.g. str, money, date, upper, truncate:80, chained with |"
+    )
+    default = models.CharField(max_length=255, blank=True)
+    feature_flag = models.SlugField(
+        max_length=64, blank=True, help_text="Only applied while this feature flag is on (empty: always)."
+    )
+    enabled = models.BooleanField(default=True)
+    notes = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["sf_object", "sf_field"]
+        constraints = [models.UniqueConstraint(fields=["sf_object", "sf_field"], name="fieldmapping_unique_target")]
+
+    def __str__(self) -> str:
+        return f"{self.sf_object}.{self.sf_field} ← {self.source_path}"
+
+    def clean(self) -> None:
+        if not SALESFORCE_NAME.match(self.sf_field or ""):
+            raise ValidationError({"sf_field": f"{self.sf_field!r} is not a Salesforce field name."})
+        try:
+            mapping_compile(
+                sf_field=self.sf_field, source_path=self.source_path, transform=self.transform, default=self.default
+            )
+        except ValidationError as error:
+            field = "transform" if "transform" in str(error).lower() else "source_path"
+            raise ValidationError({field: error.messages}) from None
+
+
+class OrderStatusMapping(models.Model):
+    """BigCommerce order status id → Salesforce Order status, and whether it counts in analytics."""
+
+    class SalesforceStatus(models.TextChoices):
+        DRAFT = "Draft"
+        ACTIVATED = "Activated"
+
+    bc_status_id = models.PositiveSmallIntegerField("BigCommerce status id", unique=True)
+    bc_status_name = models.CharField(max_length=64)
+    sf_status = models.CharField(max_length=40, choices=SalesforceStatus.choices)
+    counts_toward_analytics = models.BooleanField(
+        default=True, help_text="Orders in this status count toward lifetime value, order count and RFM."
+    )
+
+    class Meta:
+        ordering = ["bc_status_id"]
+
+    def __str__(self) -> str:
+        return f"{self.bc_status_id} {self.bc_status_name} → {self.sf_status}"
+
+
+class WebhookEvent(models.Model):
+    """One webhook delivery as received: stored first, processed in the background."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        DONE = "done"
+        FAILED = "failed"
+        DEAD = "dead"
+        IGNORED = "ignored"
+        SKIPPED = "skipped"
+
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="webhook_events")
+    scope = models.CharField(max_length=100)
+    resource_type = models.CharField(max_length=32)
+    resource_id = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    # BigCommerce's hash covers only `data`, so two genuine updates of one order share it;
+    # the delivery's own created_at tells them apart while a redelivery keeps it.
+    event_created_at = models.BigIntegerField(default=0)
+    body = models.JSONField()
+    headers = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error_type = models.CharField(max_length=100, blank=True)
+    last_error_message = models.TextField(blank=True)
+    last_error_code = models.CharField(max_length=100, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "scope", "hash", "event_created_at"], name="webhookevent_unique_delivery"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["store", "resource_type", "resource_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.resource_type}:{self.resource_id} ({self.status})"
+
+
+class ResourceLock(models.Model):
+    """A row per (store, resource) that processing locks with SELECT ... FOR UPDATE.
+
+    Created with get_or_create under the unique constraint, so racing workers
+    settle on one row and then serialise on its lock.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE)
+    resource_key = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "resource_key"], name="resourcelock_unique_resource")]
+
+    def __str__(self) -> str:
+        return f"lock {self.store_id}:{self.resource_key}"

@@ -1,0 +1,186 @@
+"""Default configuration rows, applied by data migrations.
+
+Seeding only creates rows that are missing (by key), so re-running it never
+overwrites what an admin changed. Later migrations may call ``seed_apply``
+again to add new defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from typing import Any
+
+FEATURE_FLAGS: list[tuple[str, bool, str]] = [
+    ("order_line_items", True, "Sync order lines as OrderItems with products and price book entries."),
+    ("payment_details", True, "Payment method and transaction id on the Order."),
+    ("tax_shipping_breakdown", True, "Subtotal, tax and shipping totals on the Order."),
+    ("fulfillment_status", True, "Shipments: tracking numbers, carrier and shipped date on the Order."),
+    ("refunds", True, "Refunded amounts on the Order and net values in analytics."),
+    ("customer_lifetime_value", True, "CLV, order count and average order value on the Account."),
+    ("customer_segmentation", True, "Customer tier (Bronze/Silver/Gold/Platinum) on the Account."),
+    ("rfm_analysis", True, "RFM score on the Account."),
+    ("customer_tags", True, "Customer tags (VIP, First-Time Buyer, At-Risk) on the Account."),
+    ("opportunity_creation", True, "Abandoned carts at or above the threshold become Opportunities."),
+    ("low_value_lead_creation", True, "Abandoned carts below the threshold become Leads."),
+    ("recovery_tasks", True, "A follow-up Task for each abandoned cart."),
+    ("cart_expiration", True, "Close cart Opportunities still open after the expiration days."),
+    ("platform_events", True, "Publish BigCommerce_*__e platform events."),
+    ("audit_trail", True, "Write an audit log entry for every sync."),
+    ("stale_lead_expiration", False, "Also close abandoned-cart Leads still open after the expiration days."),
+]
+
+# key, value, unit, description, min, max
+THRESHOLDS: list[tuple[str, str, str, str, str | None, str | None]] = [
+    ("opportunity_min_value", "100", "currency", "Carts at or above this value become Opportunities.", "0", None),
+    ("cart_expiration_days", "30", "days", "Cart Opportunities still open after this many days expire.", "1", "3650"),
+    ("high_priority_cart_value", "500", "currency", "Recovery tasks above this cart value are High.", "0", None),
+    ("tier_platinum_min", "10000", "currency", "Lifetime value floor of the Platinum tier.", "0", None),
+    ("tier_gold_min", "5000", "currency", "Lifetime value floor of the Gold tier.", "0", None),
+    ("tier_silver_min", "1000", "currency", "Lifetime value floor of the Silver tier.", "0", None),
+    ("churn_risk_days", "90", "days", "A repeat customer with no order for this long is At-Risk.", "1", "3650"),
+    ("rfm_recency_5_days", "30", "days", "Recency score 5 at or below this many days.", "0", "3650"),
+    ("rfm_recency_4_days", "60", "days", "Recency score 4 at or below this many days.", "0", "3650"),
+    ("rfm_recency_3_days", "90", "days", "Recency score 3 at or below this many days.", "0", "3650"),
+    ("rfm_recency_2_days", "180", "days", "Recency score 2 at or below this many days.", "0", "3650"),
+    ("rfm_frequency_2_orders", "2", "orders", "Frequency score 2 from this many orders.", "1", None),
+    ("rfm_frequency_3_orders", "3", "orders", "Frequency score 3 from this many orders.", "1", None),
+    ("rfm_frequency_4_orders", "5", "orders", "Frequency score 4 from this many orders.", "1", None),
+    ("rfm_frequency_5_orders", "10", "orders", "Frequency score 5 from this many orders.", "1", None),
+]
+
+SETTINGS: list[tuple[str, str, str, str]] = [
+    ("rfm_mode", "fixed", "fixed,quintile", "RFM scoring: fixed breakpoints or quintiles across the store."),
+    ("guest_account_name", "Guest Checkouts", "", "Account for orders with neither a customer nor an email."),
+]
+
+# sf_object, sf_field, source_path, transform, feature_flag
+FIELD_MAPPINGS: list[tuple[str, str, str, str, str]] = [
+    # Order: the source document is the v2 order with `shipping_addresses` and `shipments` lists.
+    ("Order", "Name", "id", "format:BigCommerce order #{}", ""),
+    ("Order", "EffectiveDate", "date_created", "date", ""),
+    ("Order", "BC_Status__c", "status", "str|truncate:255", ""),
+    ("Order", "Subtotal__c", "subtotal_inc_tax", "money", "tax_shipping_breakdown"),
+    ("Order", "TaxTotal__c", "total_tax", "money", "tax_shipping_breakdown"),
+    ("Order", "ShippingTotal__c", "shipping_cost_inc_tax", "money", "tax_shipping_breakdown"),
+    ("Order", "Discount_Total__c", "discount_amount + coupon_discount", "money", "tax_shipping_breakdown"),
+    ("Order", "Grand_Total__c", "total_inc_tax", "money", ""),
+    ("Order", "PaymentMethod__c", "payment_method", "str|truncate:255", "payment_details"),
+    ("Order", "TransactionId__c", "payment_provider_id", "str|truncate:255", "payment_details"),
+    ("Order", "Refunded_Amount__c", "refunded_amount", "money", "refunds"),
+    ("Order", "BillingStreet", "billing_address.street_1 + billing_address.street_2", "lines", ""),
+    ("Order", "BillingCity", "billing_address.city", "str", ""),
+    ("Order", "BillingState", "billing_address.state", "str", ""),
+    ("Order", "BillingPostalCode", "billing_address.zip", "str", ""),
+    ("Order", "BillingCountry", "billing_address.country", "str", ""),
+    ("Order", "ShippingStreet", "shipping_addresses[0].street_1 + shipping_addresses[0].street_2", "lines", ""),
+    ("Order", "ShippingCity", "shipping_addresses[0].city", "str", ""),
+    ("Order", "ShippingState", "shipping_addresses[0].state", "str", ""),
+    ("Order", "ShippingPostalCode", "shipping_addresses[0].zip", "str", ""),
+    ("Order", "ShippingCountry", "shipping_addresses[0].country", "str", ""),
+    ("Order", "TrackingNumber__c", "tracking_numbers", "str|truncate:255", "fulfillment_status"),
+    ("Order", "Shipping_Carrier__c", "tracking_carriers", "str|truncate:255", "fulfillment_status"),
+    ("Order", "Shipped_Date__c", "date_shipped", "date", "fulfillment_status"),
+    # OrderItem: the source document is one line of /v2/orders/{id}/products.
+    ("OrderItem", "Quantity", "quantity", "decimal", ""),
+    ("OrderItem", "UnitPrice", "price_inc_tax", "money", ""),
+    ("OrderItem", "Description", "name", "str|truncate:255", ""),
+    # Account and Contact: the source document is the customer (v3), or the order's billing
+    # address for guests, normalised to first_name, last_name, company, email,
+    # email_local_part, phone and address{street_1, street_2, city, state, zip, country}.
+    ("Account", "Name", "company || first_name + last_name || email", "str|truncate:255", ""),
+    ("Account", "Phone", "phone", "str|truncate:40", ""),
+    ("Account", "BillingStreet", "address.street_1 + address.street_2", "lines", ""),
+    ("Account", "BillingCity", "address.city", "str", ""),
+    ("Account", "BillingState", "address.state", "str", ""),
+    ("Account", "BillingPostalCode", "address.zip", "str", ""),
+    ("Account", "BillingCountry", "address.country", "str", ""),
+    ("Contact", "FirstName", "first_name", "str|truncate:40", ""),
+    ("Contact", "LastName", "last_name || email_local_part", "str|truncate:80", ""),
+    ("Contact", "Email", "email", "lower", ""),
+    ("Contact", "Phone", "phone", "str|truncate:40", ""),
+    ("Contact", "MailingStreet", "address.street_1 + address.street_2", "lines", ""),
+    ("Contact", "MailingCity", "address.city", "str", ""),
+    ("Contact", "MailingState", "address.state", "str", ""),
+    ("Contact", "MailingPostalCode", "address.zip", "str", ""),
+    ("Contact", "MailingCountry", "address.country", "str", ""),
+]
+
+# BigCommerce status id, name, Salesforce status, counts toward analytics
+ORDER_STATUSES: list[tuple[int, str, str, bool]] = [
+    (0, "Incomplete", "Draft", False),
+    (1, "Pending", "Draft", True),
+    (2, "Shipped", "Activated", True),
+    (3, "Partially Shipped", "Activated", True),
+    (4, "Refunded", "Activated", False),
+    (5, "Cancelled", "Activated", False),
+    (6, "Declined", "Draft", False),
+    (7, "Awaiting Payment", "Draft", True),
+    (8, "Awaiting Pickup", "Activated", True),
+    (9, "Awaiting Shipment", "Activated", True),
+    (10, "Completed", "Activated", True),
+    (11, "Awaiting Fulfillment", "Activated", True),
+    (12, "Manual Verification Required", "Draft", True),
+    (13, "Disputed", "Activated", True),
+    (14, "Partially Refunded", "Activated", True),
+]
+
+
+def seed_apply(apps: Any, schema_editor: Any = None) -> None:
+    """Create the missing default rows; existing rows (an admin's edits) are left alone."""
+    FeatureFlag = apps.get_model("sync", "FeatureFlag")
+    Threshold = apps.get_model("sync", "Threshold")
+    SyncSetting = apps.get_model("sync", "SyncSetting")
+    FieldMapping = apps.get_model("sync", "FieldMapping")
+    OrderStatusMapping = apps.get_model("sync", "OrderStatusMapping")
+    ConfigVersion = apps.get_model("sync", "ConfigVersion")
+
+    for key, enabled, description in FEATURE_FLAGS:
+        FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
+    for key, value, unit, description, minimum, maximum in THRESHOLDS:
+        Threshold.objects.get_or_create(
+            key=key,
+            defaults={
+                "value": Decimal(value),
+                "unit": unit,
+                "description": description,
+                "min_value": Decimal(minimum) if minimum is not None else None,
+                "max_value": Decimal(maximum) if maximum is not None else None,
+            },
+        )
+    for key, value, choices, description in SETTINGS:
+        SyncSetting.objects.get_or_create(
+            key=key, defaults={"value": value, "choices": choices, "description": description}
+        )
+    for sf_object, sf_field, source_path, transform, flag in FIELD_MAPPINGS:
+        FieldMapping.objects.get_or_create(
+            sf_object=sf_object,
+            sf_field=sf_field,
+            defaults={"source_path": source_path, "transform": transform, "feature_flag": flag},
+        )
+    for status_id, name, sf_status, counts in ORDER_STATUSES:
+        OrderStatusMapping.objects.get_or_create(
+            bc_status_id=status_id,
+            defaults={"bc_status_name": name, "sf_status": sf_status, "counts_toward_analytics": counts},
+        )
+    version, _ = ConfigVersion.objects.get_or_create(pk=1)
+    ConfigVersion.objects.filter(pk=1).update(version=version.version + 1)
+
+
+def store_from_env(apps: Any, schema_editor: Any = None) -> None:
+    """Create the store described by BIGCOMMERCE_* environment variables, if any and if missing."""
+    store_hash = os.environ.get("BIGCOMMERCE_STORE_HASH", "").strip()
+    if not store_hash:
+        return
+    Store = apps.get_model("sync", "Store")
+    Store.objects.get_or_create(
+        store_hash=store_hash,
+        defaults={
+            "name": os.environ.get("BIGCOMMERCE_STORE_NAME", "") or f"Store {store_hash}",
+            "access_token": os.environ.get("BIGCOMMERCE_ACCESS_TOKEN", ""),
+            "webhook_secret": os.environ.get("BIGCOMMERCE_WEBHOOK_SECRET", ""),
+            "client_id": os.environ.get("BIGCOMMERCE_CLIENT_ID", ""),
+            "client_secret": os.environ.get("BIGCOMMERCE_CLIENT_SECRET", ""),
+            "api_base_url": os.environ.get("BIGCOMMERCE_API_URL", "") or "https://api.bigcommerce.com",
+        },
+    )

@@ -1,0 +1,3 @@
+"""Webhook routes (the intake view is added by the intake work)."""
+
+urlpatterns: list = []

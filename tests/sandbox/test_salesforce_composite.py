@@ -1,0 +1,323 @@
+"""Composite, composite graph, sObject Collections and platform events on the Salesforce stand-in."""
+
+from __future__ import annotations
+
+V = "/services/data/v62.0"
+HALTED = [
+    {
+        "errorCode": "PROCESSING_HALTED",
+        "message": "The transaction was rolled back since another operation in the same transaction failed.",
+    }
+]
+
+
+def _sub(method, url, reference, body=None):
+    item = {"method": method, "url": f"{V}/{url}", "referenceId": reference}
+    if body is not None:
+        item["body"] = body
+    return item
+
+
+# --------------------------------------------------------------------------- composite
+
+
+def test_composite_all_or_none_rolls_back_and_halts_the_others(salesforce_client, salesforce_sandbox):
+    answer = salesforce_client.post(
+        "composite",
+        json={
+            "allOrNone": True,
+            "compositeRequest": [
+                _sub("POST", "sobjects/Account", "acct", {"Name": "Kept?"}),
+                _sub("POST", "sobjects/Contact", "bad", {"AccountId": "@{acct.id}"}),
+                _sub("POST", "sobjects/Lead", "later", {"LastName": "L", "Company": "C"}),
+            ],
+        },
+    )
+    assert answer.status_code == 200
+    responses = answer.json()["compositeResponse"]
+    assert [r["httpStatusCode"] for r in responses] == [400, 400, 400]
+    assert responses[0]["body"] == HALTED and responses[2]["body"] == HALTED
+    assert responses[1]["body"] == [
+        {
+            "message": "Required fields are missing: [LastName]",
+            "errorCode": "REQUIRED_FIELD_MISSING",
+            "fields": ["LastName"],
+        }
+    ]
+    assert [r["referenceId"] for r in responses] == ["acct", "bad", "later"]
+    app = salesforce_sandbox.app
+    assert app.records("Account") == [] and app.records("Lead") == []
+
+
+def test_composite_without_all_or_none_keeps_successes(salesforce_client, salesforce_sandbox):
+    answer = salesforce_client.post(
+        "composite",
+        json={
+            "compositeRequest": [
+                _sub("POST", "sobjects/Contact", "bad", {"FirstName": "x"}),
+                _sub("POST", "sobjects/Account", "acct", {"Name": "Kept"}),
+                _sub("PATCH", "sobjects/Account/@{acct.id}", "rename", {"Name": "Renamed"}),
+                _sub("POST", "sobjects/Contact", "dependent", {"LastName": "D", "AccountId": "@{bad.id}"}),
+                _sub("GET", "query?q=SELECT+Id,Name+FROM+Account", "read"),
+                _sub("PATCH", "sobjects/Account/Id/@{read.records[0].Id}", "byid", {"Phone": "1"}),
+            ]
+        },
+    ).json()["compositeResponse"]
+    assert [r["httpStatusCode"] for r in answer] == [400, 201, 204, 400, 200, 200]
+    assert answer[2]["body"] is None
+    assert answer[3]["body"][0]["errorCode"] == "PROCESSING_HALTED"
+    assert "bad.id" in answer[3]["body"][0]["message"]
+    assert answer[4]["body"]["records"][0]["Name"] == "Renamed"
+    assert answer[5]["body"]["created"] is False
+    [account] = salesforce_sandbox.app.records("Account")
+    assert (account["Name"], account["Phone"]) == ("Renamed", "1")
+
+
+def test_composite_limits_and_reference_ids(salesforce_client):
+    too_many = [_sub("POST", "sobjects/Account", f"a{i}", {"Name": "x"}) for i in range(26)]
+    answer = salesforce_client.post("composite", json={"compositeRequest": too_many})
+    assert answer.status_code == 400 and answer.json()[0]["errorCode"] == "LIMIT_EXCEEDED"
+    bad_ref = salesforce_client.post(
+        "composite", json={"compositeRequest": [_sub("POST", "sobjects/Account", "my-ref", {"Name": "x"})]}
+    )
+    assert bad_ref.status_code == 400 and "letters, numbers and underscores" in bad_ref.json()[0]["message"]
+    queries = [_sub("GET", "query?q=SELECT+Id+FROM+Account", f"q{i}") for i in range(6)]
+    answer = salesforce_client.post("composite", json={"compositeRequest": queries})
+    assert answer.status_code == 400 and answer.json()[0]["errorCode"] == "LIMIT_EXCEEDED"
+
+
+def test_composite_may_use_collections_and_publish_events(salesforce_client, salesforce_sandbox):
+    answer = salesforce_client.post(
+        "composite",
+        json={
+            "allOrNone": True,
+            "compositeRequest": [
+                _sub(
+                    "POST",
+                    "composite/sobjects",
+                    "many",
+                    {
+                        "records": [
+                            {"attributes": {"type": "Account"}, "Name": "One"},
+                            {"attributes": {"type": "Account"}, "Name": "Two"},
+                        ]
+                    },
+                ),
+                _sub(
+                    "POST",
+                    "sobjects/BigCommerce_Order_Created__e",
+                    "event",
+                    {"EventType__c": "created", "AccountId__c": "@{many[0].id}", "TotalAmount__c": 12.5},
+                ),
+            ],
+        },
+    ).json()["compositeResponse"]
+    assert [r["httpStatusCode"] for r in answer] == [200, 201]
+    [event] = salesforce_sandbox.app.platform_events("BigCommerce_Order_Created__e")
+    assert event["fields"]["AccountId__c"] == answer[0]["body"][0]["id"]
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def test_graph_each_graph_is_all_or_nothing(salesforce_client, salesforce_sandbox):
+    answer = salesforce_client.post(
+        "composite/graph",
+        json={
+            "graphs": [
+                {
+                    "graphId": "good",
+                    "compositeRequest": [
+                        _sub("POST", "sobjects/Account", "acct", {"Name": "Graph Co"}),
+                        _sub("POST", "sobjects/Contact", "person", {"LastName": "G", "AccountId": "@{acct.id}"}),
+                    ],
+                },
+                {
+                    "graphId": "bad",
+                    "compositeRequest": [
+                        _sub("POST", "sobjects/Account", "acct", {"Name": "Rolled back"}),
+                        _sub("POST", "sobjects/Opportunity", "deal", {"Name": "D", "AccountId": "@{acct.id}"}),
+                    ],
+                },
+            ]
+        },
+    )
+    assert answer.status_code == 200
+    graphs = answer.json()["graphs"]
+    assert [(g["graphId"], g["isSuccessful"]) for g in graphs] == [("good", True), ("bad", False)]
+    bad = graphs[1]["graphResponse"]["compositeResponse"]
+    assert bad[0]["body"] == HALTED and bad[1]["body"][0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+    assert [a["Name"] for a in salesforce_sandbox.app.records("Account")] == ["Graph Co"]
+    assert salesforce_sandbox.app.api_calls_counted() == 1
+
+
+def test_graph_limits(salesforce_client):
+    nodes = [_sub("POST", "sobjects/Account", f"n{i}", {"Name": "x"}) for i in range(251)]
+    answer = salesforce_client.post(
+        "composite/graph",
+        json={"graphs": [{"graphId": "1", "compositeRequest": nodes}, {"graphId": "2", "compositeRequest": nodes}]},
+    )
+    assert answer.status_code == 400 and answer.json()[0]["errorCode"] == "LIMIT_EXCEEDED"
+    query = salesforce_client.post(
+        "composite/graph",
+        json={"graphs": [{"graphId": "1", "compositeRequest": [_sub("GET", "query?q=SELECT+Id+FROM+Account", "q")]}]},
+    ).json()["graphs"][0]
+    assert query["isSuccessful"] is False
+
+
+# --------------------------------------------------------------------------- sObject Collections
+
+
+def test_collection_create_mixed_types_with_per_record_errors(salesforce_client, salesforce_sandbox):
+    answer = salesforce_client.post(
+        "composite/sobjects",
+        json={
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Account"}, "Name": "A"},
+                {"attributes": {"type": "Contact"}, "FirstName": "no last name"},
+                {"attributes": {"type": "Lead"}, "LastName": "L", "Company": "C"},
+                {"attributes": {"type": "BigCommerce_Cart_Abandoned__e"}, "CartId__c": "s:1", "CartValue__c": 120},
+            ],
+        },
+    )
+    assert answer.status_code == 200
+    results = answer.json()
+    assert [r["success"] for r in results] == [True, False, True, True]
+    assert results[1] == {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "REQUIRED_FIELD_MISSING",
+                "message": "Required fields are missing: [LastName]",
+                "fields": ["LastName"],
+            }
+        ],
+    }
+    assert results[3]["id"].startswith("e00") and results[3]["errors"] == []
+    assert len(salesforce_sandbox.app.records("Account")) == 1
+
+
+def test_collection_all_or_none(salesforce_client, salesforce_sandbox):
+    results = salesforce_client.post(
+        "composite/sobjects",
+        json={
+            "allOrNone": True,
+            "records": [
+                {"attributes": {"type": "Account"}, "Name": "A"},
+                {"attributes": {"type": "Account"}, "Name": "B", "Customer_Tier__c": "Wood"},
+            ],
+        },
+    ).json()
+    assert results[0] == {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                "message": "Record rolled back because not all records were valid and the request was using "
+                "AllOrNone header",
+                "fields": [],
+            }
+        ],
+    }
+    assert results[1]["errors"][0]["statusCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert salesforce_sandbox.app.records("Account") == []
+
+
+def test_collection_limits_and_request_level_errors(salesforce_client):
+    many = [{"attributes": {"type": "Account"}, "Name": str(i)} for i in range(201)]
+    answer = salesforce_client.post("composite/sobjects", json={"records": many})
+    assert answer.status_code == 400
+    assert answer.json() == [
+        {
+            "message": "record limit reached. cannot submit more than 200 records into this call",
+            "errorCode": "EXCEEDED_ID_LIMIT",
+        }
+    ]
+    unknown = salesforce_client.post(
+        "composite/sobjects", json={"records": [{"attributes": {"type": "Account"}, "Name": "x", "Bogus": 1}]}
+    )
+    assert unknown.status_code == 400 and unknown.json()[0]["errorCode"] == "INVALID_FIELD"
+
+
+def test_collection_update_upsert_get_delete(salesforce_client, salesforce_sandbox):
+    app = salesforce_sandbox.app
+    first, second = app.records_create("Product2", [{"Name": "P1"}, {"Name": "P2"}])
+    updated = salesforce_client.patch(
+        "composite/sobjects",
+        json={
+            "records": [
+                {"attributes": {"type": "Product2"}, "Id": first, "Name": "P1b"},
+                {"attributes": {"type": "Product2"}, "Name": "no id"},
+            ]
+        },
+    ).json()
+    assert updated[0] == {"id": first, "success": True, "errors": []}
+    assert updated[1]["errors"][0]["statusCode"] == "MISSING_ARGUMENT"
+
+    upserted = salesforce_client.patch(
+        "composite/sobjects/Product2/BigCommerceProductId__c",
+        json={
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Product2"}, "BigCommerceProductId__c": "s:1:0", "Name": "Created"},
+                {"attributes": {"type": "Product2"}, "BigCommerceProductId__c": "s:2:0", "Name": "Twice"},
+                {"attributes": {"type": "Product2"}, "BigCommerceProductId__c": "s:2:0", "Name": "Twice"},
+            ],
+        },
+    ).json()
+    assert upserted[0]["created"] is True and upserted[0]["success"] is True
+    assert [r["errors"][0]["statusCode"] for r in upserted[1:]] == ["DUPLICATE_EXTERNAL_ID"] * 2
+    again = salesforce_client.patch(
+        "composite/sobjects/Product2/BigCommerceProductId__c",
+        json={"records": [{"attributes": {"type": "Product2"}, "BigCommerceProductId__c": "s:1:0", "Name": "Again"}]},
+    ).json()
+    assert again == [{"id": upserted[0]["id"], "success": True, "errors": [], "created": False}]
+
+    fetched = salesforce_client.get(
+        "composite/sobjects/Product2", params={"ids": f"{first},{second}", "fields": "Id,Name"}
+    ).json()
+    assert [(r["Id"], r["Name"]) for r in fetched] == [(first, "P1b"), (second, "P2")]
+    deleted = salesforce_client.delete("composite/sobjects", params={"ids": f"{first},{second}", "allOrNone": "false"})
+    assert [r["success"] for r in deleted.json()] == [True, True]
+    twice = salesforce_client.delete("composite/sobjects", params={"ids": first}).json()
+    assert twice[0]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+
+
+# --------------------------------------------------------------------------- platform events
+
+
+def test_platform_event_publish_and_validation(salesforce_client, salesforce_sandbox):
+    answer = salesforce_client.post(
+        "sobjects/BigCommerce_Order_Shipped__e/",
+        json={"EventType__c": "shipped", "BigCommerceOrderId__c": "s:100", "OrderDate__c": "2025-01-02T03:04:05Z"},
+    )
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["id"].startswith("e00") and len(body["id"]) == 18
+    assert (body["success"], body["errors"]) == (True, [])
+    [event] = salesforce_sandbox.app.platform_events()
+    assert event["name"] == "BigCommerce_Order_Shipped__e"
+    assert event["fields"]["OrderDate__c"] == "2025-01-02T03:04:05.000+0000"
+    assert event["fields"]["ReplayId"] == "1"
+    control = salesforce_client.session.get(f"{salesforce_client.url}/__sandbox__/events").json()
+    assert [item["id"] for item in control] == [body["id"]]
+
+    unknown = salesforce_client.post("sobjects/BigCommerce_Order_Shipped__e/", json={"Nope__c": 1})
+    assert unknown.status_code == 400
+    assert unknown.json() == [
+        {
+            "message": "No such column 'Nope__c' on sobject of type BigCommerce_Order_Shipped__e",
+            "errorCode": "INVALID_FIELD",
+        }
+    ]
+    bad_type = salesforce_client.post("sobjects/BigCommerce_Cart_Abandoned__e/", json={"CartValue__c": "many"})
+    assert bad_type.status_code == 400 and bad_type.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+    query = salesforce_client.get("query", params={"q": "SELECT Id FROM BigCommerce_Order_Shipped__e"})
+    assert query.status_code == 400 and query.json()[0]["errorCode"] == "INVALID_TYPE"
+
+
+def test_platform_event_enqueued_notice(salesforce_client, salesforce_sandbox):
+    salesforce_sandbox.app.platform_event_enqueued = True
+    body = salesforce_client.post("sobjects/BigCommerce_Order_Created__e/", json={"EventType__c": "x"}).json()
+    assert body["success"] is True and body["errors"][0]["statusCode"] == "OPERATION_ENQUEUED"

@@ -116,6 +116,12 @@ SANDBOX_TLS_DIR = env.str("SANDBOX_TLS_DIR", default=str(BASE_DIR / ".sandbox" /
 
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
+# Retries: exponential backoff with jitter from the base, capped; BigCommerce's reset time wins when longer.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+# The sweep re-queues pending events older than this, and processing ones whose worker died (lease expired).
+WEBHOOK_REQUEUE_SECONDS = env.int("WEBHOOK_REQUEUE_SECONDS", default=120)
+WEBHOOK_STALE_SECONDS = env.int("WEBHOOK_STALE_SECONDS", default=Q_CLUSTER["timeout"] + 60)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
 # How often each process checks whether an admin changed the configuration.
 CONFIG_CHECK_SECONDS = env.float("CONFIG_CHECK_SECONDS", default=2.0)

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from sync import admin_events  # noqa: F401  (the webhook inbox admin)
 from sync.models import FeatureFlag, FieldMapping, OrderStatusMapping, Store, SyncSetting, Threshold
 
 

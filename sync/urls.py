@@ -1,3 +1,9 @@
-"""Webhook routes (the intake view is added by the intake work)."""
+"""Webhook routes (included under ``webhooks/``)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from sync.views import BigCommerceWebhookView
+
+urlpatterns = [
+    path("bigcommerce/<slug:store_hash>/", BigCommerceWebhookView.as_view(), name="webhook-bigcommerce"),
+]

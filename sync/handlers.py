@@ -1,0 +1,122 @@
+"""The dispatch table ``{scope: handler}`` that processing uses.
+
+A handler takes the stored :class:`~sync.models.WebhookEvent` and returns a
+:class:`HandlerResult`; it raises :class:`SkipEvent` when there is nothing to do and
+any other exception when the sync failed (classified transient or permanent by the
+processing service). Modules register their handlers at import::
+
+    @handler_register("store/customer/created", "store/customer/updated")
+    def customer_event_handle(event: WebhookEvent) -> HandlerResult: ...
+
+``handlers_load()`` imports the modules that hold handlers (``HANDLER_MODULES`` plus a
+``handlers`` module in any installed app), so the table is complete in the web
+process (which needs it to tell handled scopes from ignored ones) and in workers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.utils.module_loading import autodiscover_modules
+
+if TYPE_CHECKING:
+    from sync.models import WebhookEvent
+
+
+@dataclass
+class HandlerResult:
+    """What one sync did, for the event row and the audit log."""
+
+    operation: str
+    bigcommerce_id: str
+    salesforce_ids: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# The services called by handlers (customer_sync, order_sync, ...) return the same shape.
+SyncResult = HandlerResult
+
+
+class SkipEvent(Exception):
+    """Nothing to do for this event (e.g. the cart is gone); the event ends ``skipped``."""
+
+
+Handler = Callable[["WebhookEvent"], HandlerResult]
+HANDLERS: dict[str, Handler] = {}
+
+# Modules whose import registers handlers; a module that does not exist (yet) is skipped,
+# one that exists but fails to import raises, so a broken handler is never silently missing.
+HANDLER_MODULES: tuple[str, ...] = (
+    "sync.customers",
+    "sync.orders",
+    "sync.shipments",
+    "sync.refunds",
+    "recovery.handlers",
+    "recovery.services",
+)
+
+_loaded = False
+_load_lock = threading.Lock()
+
+
+def handler_register(*scopes: str) -> Callable[[Handler], Handler]:
+    """Decorator: ``handler`` processes events of each of ``scopes``."""
+
+    def decorate(handler: Handler) -> Handler:
+        for scope in scopes:
+            existing = HANDLERS.get(scope)
+            if existing is not None and existing is not handler and _qualname(existing) != _qualname(handler):
+                raise ValueError(f"Scope {scope!r} already has a handler ({_qualname(existing)}).")
+            HANDLERS[scope] = handler
+        return handler
+
+    return decorate
+
+
+def _qualname(function: Callable[..., Any]) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+def handlers_load() -> dict[str, Handler]:
+    """Import every handler module once; returns the complete table."""
+    global _loaded
+    if _loaded:
+        return HANDLERS
+    with _load_lock:
+        if not _loaded:
+            for name in HANDLER_MODULES:
+                package, _, _ = name.rpartition(".")
+                if importlib.util.find_spec(package) is not None and importlib.util.find_spec(name) is not None:
+                    importlib.import_module(name)
+            autodiscover_modules("handlers")
+            _loaded = True
+    return HANDLERS
+
+
+def handler_for(scope: str) -> Handler | None:
+    """The handler for ``scope``, or None when b2s does not handle it."""
+    return handlers_load().get(scope)
+
+
+OPERATION_BY_PREFIX: tuple[tuple[str, str], ...] = (
+    ("store/order/refund/", "REFUND_SYNC"),
+    ("store/order/", "ORDER_SYNC"),
+    ("store/shipment/", "SHIPMENT_SYNC"),
+    ("store/customer/", "CUSTOMER_SYNC"),
+    ("store/cart/converted", "CART_CONVERSION"),
+    ("store/cart/", "CART_SYNC"),
+)
+
+
+def scope_operation(scope: str) -> str:
+    """The audit operation for an event of ``scope`` (used when a handler failed before returning)."""
+    for prefix, operation in OPERATION_BY_PREFIX:
+        if scope.startswith(prefix):
+            return operation
+    parts = scope.split("/")
+    return f"{parts[1].upper()}_SYNC" if len(parts) > 1 else "SYNC"

@@ -1,0 +1,102 @@
+"""Fixtures of the intake tests: stores in each authentication mode, and b2s wired to the stand-ins."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sync.models import Store
+
+HEADER_SECRET = "header-secret-0123456789"
+HMAC_SECRET = "legacy-hmac-secret-0123456789"
+CLIENT_SECRET = "standard-client-secret-0123456789"
+
+
+@pytest.fixture
+def header_store(db) -> Store:
+    """A store authenticating callbacks with a custom header secret."""
+    return Store.objects.create(
+        name="Header store",
+        store_hash="hdrstore",
+        store_id="1025646",
+        access_token="token-header-store-0123456789",
+        webhook_auth_mode=Store.WebhookAuth.HEADER,
+        webhook_header_name="X-B2S-Webhook-Secret",
+        webhook_secret=HEADER_SECRET,
+    )
+
+
+@pytest.fixture
+def standard_store(db) -> Store:
+    """A store authenticating callbacks with Standard Webhooks signatures (client secret)."""
+    return Store.objects.create(
+        name="Standard store",
+        store_hash="stdstore",
+        store_id="2000002",
+        client_secret=CLIENT_SECRET,
+        webhook_auth_mode=Store.WebhookAuth.STANDARD_WEBHOOKS,
+    )
+
+
+@pytest.fixture
+def legacy_store(db) -> Store:
+    """A store authenticating callbacks with X-BC-Webhook-Signature."""
+    return Store.objects.create(
+        name="Legacy store",
+        store_hash="legstore",
+        webhook_auth_mode=Store.WebhookAuth.LEGACY_HMAC,
+        webhook_secret=HMAC_SECRET,
+    )
+
+
+def callback(store: Store, *, scope: str = "store/customer/created", resource_id=32, **overrides) -> dict:
+    """A callback body as BigCommerce sends it for ``store``."""
+    from sync.services.webhooks import webhook_payload_build
+
+    payload = webhook_payload_build(store=store, scope=scope, resource_id=resource_id, created_at=1561481571)
+    payload.update(overrides)
+    return payload
+
+
+def encode(payload) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+@pytest.fixture
+def salesforce_settings(salesforce_sandbox, settings):
+    """b2s's Salesforce settings pointed at the stand-in; the process-wide client rebuilt around it."""
+    from sync.salesforce import salesforce_client_reset
+
+    settings.SALESFORCE = {
+        **settings.SALESFORCE,
+        "SANDBOX": True,
+        "AUTH": "client_credentials",
+        "LOGIN_URL": salesforce_sandbox.url,
+        "CLIENT_ID": "sandbox-client",
+        "CLIENT_SECRET": "sandbox-secret",
+        "CA_BUNDLE": salesforce_sandbox.ca_path,
+        "API_VERSION": "64.0",
+    }
+    salesforce_client_reset()
+    yield salesforce_sandbox
+    salesforce_client_reset()
+
+
+@pytest.fixture
+def sandbox_store(bigcommerce_sandbox, settings, db) -> Store:
+    """The b2s Store of the BigCommerce stand-in's default store, trusting its CA."""
+    from sync.bigcommerce import bigcommerce_clients_reset
+
+    settings.BIGCOMMERCE_CA_BUNDLE = bigcommerce_sandbox.ca_path
+    bigcommerce_clients_reset()
+    store = Store.objects.create(
+        name="Sandbox store",
+        store_hash="sandbox",
+        store_id=bigcommerce_sandbox.app.store_id,
+        api_base_url=bigcommerce_sandbox.url,
+        access_token="sandbox-token",
+        webhook_secret=HEADER_SECRET,
+    )
+    yield store
+    bigcommerce_clients_reset()

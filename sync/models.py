@@ -288,3 +288,96 @@ class ResourceLock(models.Model):
 
     def __str__(self) -> str:
         return f"lock {self.store_id}:{self.resource_key}"
+
+
+# --------------------------------------------------------------------------------------------
+# Order sync: what this service knows about Salesforce, so a steady-state order costs one request.
+# --------------------------------------------------------------------------------------------
+
+# "{hash}:guest:{email}" with a 254-character email and a 64-character hash still fits.
+EXTERNAL_KEY_LENGTH = 400
+
+
+class KnownCustomer(models.Model):
+    """A registered customer's document (v3 customer, normalised), so orders need not refetch it.
+
+    A ``store/customer/*`` webhook received after ``fetched_at`` makes the order sync fetch it again.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="known_customers")
+    customer_id = models.PositiveBigIntegerField()
+    document = models.JSONField()
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "customer_id"], name="knowncustomer_unique")]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} of store {self.store_id}"
+
+
+class KnownProduct(models.Model):
+    """A product/variant that exists in Salesforce with an active standard price book entry.
+
+    ``currency`` is the entry's CurrencyIsoCode in a multi-currency org (one entry per currency), else "".
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="known_products")
+    product_key = models.CharField(max_length=255, help_text="The Product2 BigCommerceProductId__c value.")
+    currency = models.CharField(max_length=3, blank=True)
+    product2_id = models.CharField("Product2 Id", max_length=18)
+    pricebook_entry_id = models.CharField("PricebookEntry Id", max_length=18)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "product_key", "currency"], name="knownproduct_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.product_key} {self.currency}".strip()
+
+
+class SyncedOrder(models.Model):
+    """A BigCommerce order as last written to Salesforce."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="synced_orders")
+    order_id = models.PositiveBigIntegerField()
+    salesforce_id = models.CharField("Salesforce Order Id", max_length=18)
+    account_key = models.CharField(max_length=EXTERNAL_KEY_LENGTH)
+    account_id = models.CharField("Salesforce Account Id", max_length=18, blank=True)
+    sf_status = models.CharField("Salesforce status", max_length=40)
+    bc_status_id = models.PositiveSmallIntegerField(default=0)
+    grand_total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    order_date = models.DateTimeField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    archived = models.BooleanField(default=False)
+    created_event_sent = models.BooleanField(default=False)
+    # Shipments, remembered so an order event that does not change what shipped needs no extra request.
+    shipped_quantity = models.PositiveIntegerField(default=0)
+    shipment_fields = models.JSONField(default=dict, blank=True)
+    # A digest of everything last sent; an identical state needs no Salesforce request at all.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "order_id"], name="syncedorder_unique")]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} → {self.salesforce_id}"
+
+
+class SyncedOrderItem(models.Model):
+    """One order line as last written to Salesforce (an OrderItem)."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="synced_order_items")
+    order = models.ForeignKey(SyncedOrder, on_delete=models.CASCADE, related_name="items")
+    order_product_id = models.PositiveBigIntegerField()
+    salesforce_id = models.CharField("Salesforce OrderItem Id", max_length=18)
+    product_key = models.CharField(max_length=255)
+    # A digest of the updateable fields last sent, so an unchanged line is not rewritten.
+    fingerprint = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "order_product_id"], name="syncedorderitem_unique")]
+
+    def __str__(self) -> str:
+        return f"line {self.order_product_id} → {self.salesforce_id}"

@@ -1,0 +1,1414 @@
+"""Order sync: one BigCommerce order → Account, Contact, products, Order, OrderItems and events.
+
+The whole order is one composite graph request: the customer's Account (with the
+analytics fields) and Contact, any product the service has not seen yet (Product2 and an
+active standard PricebookEntry), the Order (Draft), its items (new, changed, vanished),
+the Order's status, and the platform events. What Salesforce holds is remembered locally
+(``KnownProduct``, ``SyncedOrder``, ``SyncedOrderItem``, ``KnownCustomer``), so:
+
+* Salesforce: **1 request** per order whose products are known; **2** when some are not
+  (one query for entries that already exist in Salesforce, then the graph). An unchanged
+  order (a redelivery, two events for one change) needs **none**. Recovery from a local
+  state that does not match Salesforce (a crash between the request and the local commit,
+  a record deleted by a user, two workers creating one product) costs one composite
+  request of two queries and one more graph.
+* BigCommerce: **1 request** (``GET /v2/orders/{id}`` with the consignments' lines). More
+  only when the order brings news: a registered customer not seen before (``/v3/customers``),
+  units shipped since the last sync (``/shipments``, for tracking numbers), or an order
+  whose consignments carry no lines (``/products``). A shipment event for an order already
+  synced fetches ``/shipments`` only.
+* Refunds: the order's own ``refunded_amount`` (in the one order request) feeds
+  ``Refunded_Amount__c``, ``BC_Status__c`` and the analytics' net totals. ``refund_get``
+  would be a second request and would add nothing the Order shows, so it is not called.
+* Currency: ``CurrencyIsoCode`` is set (Order and new price book entries) when the org has
+  the field. A single-currency org is taken to use the store's default currency: an order in
+  another currency fails permanently (``CURRENCY_UNSUPPORTED``) rather than landing with
+  amounts in the wrong currency.
+* Without ``order_line_items`` the Order carries no items, and Salesforce cannot activate an
+  order without items: such orders stay Draft whatever their status mapping says.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from django.db import transaction
+from django.utils import timezone
+
+from analytics.services import LedgerOrder, customer_account_fields, ledger_order_record
+from audit.services import audit_record
+from sync.bigcommerce import BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client, money
+from sync.config import config
+from sync.customers import (
+    CustomerIdentity,
+    account_contact_subrequests,
+    customer_document_from_billing,
+    customer_document_from_customer,
+    customer_identity,
+)
+from sync.handlers import HandlerResult, SkipEvent, handler_register, scope_operation
+from sync.mapping import mappings_apply, parse_datetime_any
+from sync.models import KnownCustomer, KnownProduct, SyncedOrder, SyncedOrderItem, WebhookEvent
+from sync.order_documents import (
+    LinesUnavailable,
+    fingerprint,
+    mapping_reads_shipments,
+    order_document,
+    order_lines,
+    product_key,
+    shipment_fields,
+    shipped_quantity,
+)
+from sync.salesforce import SalesforceError, graph_error, salesforce_calls_counted, salesforce_client
+
+if TYPE_CHECKING:
+    from sync.models import Store
+    from sync.salesforce import SalesforceClient
+
+logger = logging.getLogger(__name__)
+
+ORDER_SCOPES = (
+    "store/order/created",
+    "store/order/updated",
+    "store/order/statusUpdated",
+    "store/order/archived",
+    "store/order/refund/created",
+)
+SHIPMENT_SCOPES = ("store/shipment/created", "store/shipment/updated")
+ARCHIVED_SCOPE = "store/order/archived"
+
+ORDER_EXTERNAL_ID = "BigCommerceOrderId__c"
+ITEM_EXTERNAL_ID = "BigCommerceOrderItemId__c"
+PRODUCT_EXTERNAL_ID = "BigCommerceProductId__c"
+EVENT_CREATED = "BigCommerce_Order_Created__e"
+EVENT_UPDATED = "BigCommerce_Order_Updated__e"
+EVENT_SHIPPED = "BigCommerce_Order_Shipped__e"
+
+# Fields the sync sets itself (or Salesforce computes): an admin mapping never overrides them.
+ORDER_CONTROLLED_FIELDS = frozenset(
+    {"Id", "TotalAmount", "OrderNumber", "StatusCode", "ActivatedDate", "ActivatedById", ORDER_EXTERNAL_ID}
+)
+ITEM_CONTROLLED_FIELDS = frozenset(
+    {"Id", "OrderId", "PricebookEntryId", "Product2Id", "TotalPrice", "ListPrice", "OrderItemNumber", ITEM_EXTERNAL_ID}
+)
+# Graph failures that mean "what this service remembers no longer matches Salesforce": refresh and retry once.
+RECOVERABLE_CODES = frozenset(
+    {
+        "DUPLICATE_VALUE",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "FIELD_INTEGRITY_EXCEPTION",
+        "NOT_FOUND",
+        "ENTITY_IS_DELETED",
+        "REQUIRED_FIELD_MISSING",
+        "INVALID_CROSS_REFERENCE_KEY",
+        "MALFORMED_ID",
+    }
+)
+# Composite graph limits per request (Salesforce: 75 graphs, 500 nodes in one payload).
+GRAPHS_PER_REQUEST = 75
+NODES_PER_REQUEST = 500
+QUERY_CHUNK = 100  # external ids per IN (...) list, to keep the query URL short
+CENT = Decimal("0.01")
+CUSTOM_PRODUCT_NAME = "Custom item"
+
+
+class OrderSyncError(SalesforceError):
+    """An order Salesforce cannot take as it is (e.g. its currency in a single-currency org); permanent."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message, status=0, code=code, transient=False)
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ItemState:
+    """An OrderItem as Salesforce holds it (as far as this service knows)."""
+
+    salesforce_id: str
+    product_key: str
+    fingerprint: str = ""  # "" = unknown: rewrite it
+
+
+@dataclass
+class OrderState:
+    """The Order as Salesforce holds it: from the local rows, or refreshed from Salesforce."""
+
+    salesforce_id: str = ""
+    activated: bool = False
+    items: dict[int, ItemState] = field(default_factory=dict)
+    synced: SyncedOrder | None = None
+    refreshed: bool = False
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.salesforce_id)
+
+
+def _state_local(synced: SyncedOrder | None) -> OrderState:
+    if synced is None:
+        return OrderState()
+    items = {
+        row.order_product_id: ItemState(row.salesforce_id, row.product_key, row.fingerprint)
+        for row in synced.items.all()
+    }
+    return OrderState(synced.salesforce_id, synced.sf_status == "Activated", items, synced)
+
+
+@dataclass
+class PreparedOrder:
+    """One order with everything its graph needs from BigCommerce and the local ledger."""
+
+    order: dict[str, Any]
+    order_id: int
+    event_scope: str
+    document: dict[str, Any]
+    lines: list[dict[str, Any]]
+    identity: CustomerIdentity
+    customer_document: dict[str, Any]
+    currency: str  # CurrencyIsoCode to send; "" in a single-currency org
+    ledger: LedgerOrder
+    shipped_quantity: int
+    shipments: dict[str, Any]
+    archived: bool
+    account_extra: dict[str, Any] | None = None
+
+
+@dataclass
+class ProductRefs:
+    """Where each (product key, currency) gets its PricebookEntry Id from, and what to remember after."""
+
+    entries: dict[tuple[str, str], str] = field(default_factory=dict)  # id or "@{ref.id}"
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    # (key, currency, Product2 Id or ref, PricebookEntry Id or ref) to remember once the graph succeeded.
+    remember: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class OrderGraph:
+    """One order's composite graph and what to record when it succeeds."""
+
+    prepared: PreparedOrder
+    state: OrderState
+    graph_id: str
+    nodes: list[dict[str, Any]]
+    fingerprint: str
+    target_status: str
+    item_refs: dict[int, tuple[str, str, str]]  # order product id → (referenceId, product key, fingerprint)
+    kept_items: list[int]
+    deleted_items: list[int]
+    products: ProductRefs
+    events: list[str]
+
+    @property
+    def unchanged(self) -> bool:
+        synced = self.state.synced
+        return bool(
+            synced is not None
+            and not self.state.refreshed
+            and synced.fingerprint == self.fingerprint
+            and not self.events
+            and not self.products.nodes
+        )
+
+
+@dataclass
+class BatchResult:
+    """What ``orders_sync_batch`` did: per-order results and failures, and the requests spent."""
+
+    results: dict[int, HandlerResult] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+    salesforce_requests: int = 0
+    bigcommerce_requests: int = 0
+    order_graphs: int = 0  # orders sent (unchanged ones are not)
+    order_nodes: int = 0
+    order_requests: int = 0  # composite graph requests that carried them
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _cents(value: Any) -> Decimal:
+    return money(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _soql_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _sobject_url(client: SalesforceClient, path: str) -> str:
+    return client.url(f"sobjects/{path}")
+
+
+def _upsert_url(client: SalesforceClient, sobject: str, external_field: str, value: str) -> str:
+    return _sobject_url(client, f"{sobject}/{external_field}/{quote(value, safe='')}")
+
+
+def _node(method: str, url: str, reference: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    node: dict[str, Any] = {"method": method, "url": url, "referenceId": reference}
+    if body is not None:
+        node["body"] = body
+    return node
+
+
+def _salesforce_datetime(value: Any) -> str | None:
+    moment = parse_datetime_any(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000") if moment else None
+
+
+def _multi_currency(client: SalesforceClient) -> bool:
+    return "CurrencyIsoCode" in client.field_names("Order")
+
+
+def _order_currency(client: SalesforceClient, order: dict[str, Any]) -> str:
+    """The CurrencyIsoCode to send, or "" in a single-currency org (where it must be the store's)."""
+    code = str(order.get("currency_code") or "").upper()
+    if _multi_currency(client):
+        return code
+    store_default = str(order.get("store_default_currency_code") or order.get("default_currency_code") or "").upper()
+    if code and store_default and code != store_default:
+        raise OrderSyncError(
+            f"Order {order.get('id')} is in {code} but the Salesforce org has a single currency (Order has no "
+            f"CurrencyIsoCode field), taken to be the store's default currency {store_default}. Enable multiple "
+            "currencies in Salesforce to sync orders in other currencies.",
+            code="CURRENCY_UNSUPPORTED",
+        )
+    return ""
+
+
+def _order_event_id(event: WebhookEvent) -> int:
+    data = (event.body or {}).get("data") or {}
+    if event.scope in SHIPMENT_SCOPES:
+        order_id = data.get("orderId") or data.get("order_id")
+        if not order_id:
+            raise SkipEvent(f"{event.scope} without data.orderId")
+        return int(order_id)
+    return int(data.get("id") or event.resource_id)
+
+
+# --------------------------------------------------------------------------------------------
+# BigCommerce side: customers, lines, shipments
+# --------------------------------------------------------------------------------------------
+
+
+def _customer_documents(*, store: Store, customer_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Registered customers' documents: remembered ones, the rest in one ``/v3/customers`` request.
+
+    A remembered document is fetched again when a ``store/customer/*`` webhook for that
+    customer arrived after it was fetched.
+    """
+    wanted = {int(value) for value in customer_ids if int(value) > 0}
+    if not wanted:
+        return {}
+    documents: dict[int, dict[str, Any]] = {}
+    for known in KnownCustomer.objects.filter(store=store, customer_id__in=wanted):
+        newer = WebhookEvent.objects.filter(
+            store=store,
+            scope__startswith="store/customer/",
+            resource_id=str(known.customer_id),
+            received_at__gte=known.fetched_at,
+        ).exists()
+        if not newer:
+            documents[known.customer_id] = known.document
+    missing = sorted(wanted - set(documents))
+    if missing:
+        fetched_at = timezone.now()  # before the request: an update arriving meanwhile triggers a refetch
+        for customer_id, customer in bigcommerce_client(store).customers_get(missing).items():
+            document = customer_document_from_customer(customer)
+            KnownCustomer.objects.update_or_create(
+                store=store, customer_id=customer_id, defaults={"document": document, "fetched_at": fetched_at}
+            )
+            documents[customer_id] = document
+    return documents
+
+
+def _lines_of(store: Store, order: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        return order_lines(order)
+    except LinesUnavailable as why:
+        logger.info("Fetching lines separately: %s", why)
+        return bigcommerce_client(store).order_products(int(order["id"]))
+
+
+def _shipments_of(
+    store: Store, order: dict[str, Any], quantity: int, synced: SyncedOrder | None, event_scope: str
+) -> dict[str, Any]:
+    """Tracking fields: fetched only when something shipped since they were last read."""
+    if quantity <= 0 or not config.flag("fulfillment_status"):
+        return {}
+    if (
+        synced is not None
+        and synced.shipped_quantity == quantity
+        and synced.shipment_fields
+        and event_scope not in SHIPMENT_SCOPES
+    ):
+        return dict(synced.shipment_fields)
+    return shipment_fields(bigcommerce_client(store).order_shipments(int(order["id"])))
+
+
+def _order_prepare(
+    *,
+    store: Store,
+    order: dict[str, Any],
+    event_scope: str,
+    synced: SyncedOrder | None,
+    customers: dict[int, dict[str, Any]],
+    client: SalesforceClient,
+) -> PreparedOrder:
+    order_id = int(order["id"])
+    currency = _order_currency(client, order)
+    lines = _lines_of(store, order)
+    quantity = shipped_quantity(order, lines)
+    shipments = _shipments_of(store, order, quantity, synced, event_scope)
+    billing = order.get("billing_address") or {}
+    customer_id = int(order.get("customer_id") or 0)
+    identity = customer_identity(store=store, customer_id=customer_id, email=billing.get("email") or "")
+    if identity.kind == "registered" and customer_id in customers:
+        customer_document = customers[customer_id]
+    else:
+        # A guest, or a registered customer deleted since: the order's billing address describes them.
+        customer_document = customer_document_from_billing(billing)
+    order_date = parse_datetime_any(order.get("date_created")) or timezone.now()
+    ledger = LedgerOrder(
+        order_id=order_id,
+        order_date=order_date,
+        gross_total=_cents(order.get("total_inc_tax")),
+        refunded_amount=_cents(order.get("refunded_amount")),
+        status_id=int(order.get("status_id") or 0),
+        currency=str(order.get("currency_code") or "").upper(),
+    )
+    archived = bool(order.get("is_deleted")) if "is_deleted" in order else event_scope == ARCHIVED_SCOPE
+    return PreparedOrder(
+        order=order,
+        order_id=order_id,
+        event_scope=event_scope,
+        document=order_document(order, shipments=shipments),
+        lines=lines,
+        identity=identity,
+        customer_document=customer_document,
+        currency=currency,
+        ledger=ledger,
+        shipped_quantity=quantity,
+        shipments=shipments,
+        archived=archived,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Products
+# --------------------------------------------------------------------------------------------
+
+
+def _line_unit_price(store: Store, line: dict[str, Any]) -> Decimal:
+    values = mappings_apply(config.field_mappings("OrderItem"), line, tz=store.tz)
+    price = values.get("UnitPrice")
+    return _cents(price if price is not None else line.get("price_inc_tax"))
+
+
+def _products_needed(store: Store, prepared: Iterable[PreparedOrder]) -> dict[tuple[str, str], dict[str, Any]]:
+    needed: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in prepared:
+        for line in entry.lines:
+            needed.setdefault((product_key(store.store_hash, line), entry.currency), line)
+    return needed
+
+
+def _products_known(store: Store, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], KnownProduct]:
+    wanted = set(keys)
+    rows = KnownProduct.objects.filter(store=store, product_key__in={key for key, _ in wanted})
+    return {(row.product_key, row.currency): row for row in rows if (row.product_key, row.currency) in wanted}
+
+
+def _entries_soql(pricebook_id: str, keys: list[str], multi_currency: bool) -> str:
+    currency = ", CurrencyIsoCode" if multi_currency else ""
+    listed = ", ".join(_soql_quote(key) for key in keys)
+    # Every value is a quoted, escaped SOQL literal (_soql_quote); the names are constants.
+    return (
+        f"SELECT Id, Product2Id, Product2.{PRODUCT_EXTERNAL_ID}, IsActive{currency} FROM PricebookEntry "  # noqa: S608
+        f"WHERE Pricebook2Id = {_soql_quote(pricebook_id)} AND Product2.{PRODUCT_EXTERNAL_ID} IN ({listed})"
+    )
+
+
+def _entries_parse(records: list[dict[str, Any]], multi_currency: bool) -> dict[tuple[str, str], tuple[str, str, bool]]:
+    """(key, currency) → (Product2 Id, PricebookEntry Id, active) from a PricebookEntry query."""
+    found: dict[tuple[str, str], tuple[str, str, bool]] = {}
+    for record in records:
+        product = record.get("Product2") or {}
+        key = product.get(PRODUCT_EXTERNAL_ID)
+        if not key:
+            continue
+        currency = str(record.get("CurrencyIsoCode") or "") if multi_currency else ""
+        found[(key, currency)] = (record["Product2Id"], record["Id"], bool(record.get("IsActive")))
+    return found
+
+
+def _entries_query(
+    client: SalesforceClient, pricebook_id: str, keys: set[str], multi_currency: bool
+) -> dict[tuple[str, str], tuple[str, str, bool]]:
+    found: dict[tuple[str, str], tuple[str, str, bool]] = {}
+    for chunk in _chunks(sorted(keys), QUERY_CHUNK):
+        found.update(_entries_parse(client.query(_entries_soql(pricebook_id, chunk, multi_currency)), multi_currency))
+    return found
+
+
+def _products_remember(store: Store, rows: Iterable[tuple[str, str, str, str]]) -> None:
+    for key, currency, product2_id, entry_id in rows:
+        KnownProduct.objects.update_or_create(
+            store=store,
+            product_key=key,
+            currency=currency,
+            defaults={"product2_id": product2_id, "pricebook_entry_id": entry_id},
+        )
+
+
+def _products_forget(store: Store, keys: Iterable[tuple[str, str]]) -> None:
+    for key, currency in keys:
+        KnownProduct.objects.filter(store=store, product_key=key, currency=currency).delete()
+
+
+def _product_body(store: Store, key: str, line: dict[str, Any]) -> dict[str, Any]:
+    custom = key.endswith(":custom")
+    body: dict[str, Any] = {"IsActive": True}
+    if custom:
+        body["Name"] = CUSTOM_PRODUCT_NAME
+    else:
+        name = line.get("name") or line.get("sku") or f"Product {line.get('product_id')}"
+        body["Name"] = str(name)[:255]
+        if line.get("sku"):
+            body["ProductCode"] = str(line["sku"])[:255]
+    extra = mappings_apply(config.field_mappings("Product2"), line, tz=store.tz)
+    body.update({name: value for name, value in extra.items() if value not in (None, "")})
+    body.pop(PRODUCT_EXTERNAL_ID, None)
+    body.pop("Id", None)
+    return body
+
+
+def _product_nodes(
+    *,
+    store: Store,
+    client: SalesforceClient,
+    pricebook_id: str,
+    index: int,
+    key: str,
+    currency: str,
+    line: dict[str, Any],
+    existing: tuple[str, str, bool] | None,
+    prefix: str = "",
+) -> tuple[list[dict[str, Any]], str, tuple[str, str, str, str]]:
+    """Nodes that make one product usable: (nodes, entry id or reference, what to remember)."""
+    if existing is not None:
+        product2_id, entry_id, _ = existing
+        # The entry exists but is inactive: an inactive entry cannot take order items.
+        node = _node(
+            "PATCH", _sobject_url(client, f"PricebookEntry/{entry_id}"), f"{prefix}act{index}", {"IsActive": True}
+        )
+        return [node], entry_id, (key, currency, product2_id, entry_id)
+    product_ref, entry_ref = f"{prefix}prod{index}", f"{prefix}pbe{index}"
+    entry_body: dict[str, Any] = {
+        "Pricebook2Id": pricebook_id,
+        "Product2Id": f"@{{{product_ref}.id}}",
+        "UnitPrice": _line_unit_price(store, line),
+        "IsActive": True,
+    }
+    if currency:
+        entry_body["CurrencyIsoCode"] = currency
+    nodes = [
+        _node(
+            "PATCH",
+            _upsert_url(client, "Product2", PRODUCT_EXTERNAL_ID, key),
+            product_ref,
+            _product_body(store, key, line),
+        ),
+        _node("POST", _sobject_url(client, "PricebookEntry"), entry_ref, entry_body),
+    ]
+    return nodes, f"@{{{entry_ref}.id}}", (key, currency, f"@{{{product_ref}.id}}", f"@{{{entry_ref}.id}}")
+
+
+def _products_resolve(
+    *,
+    store: Store,
+    client: SalesforceClient,
+    pricebook_id: str,
+    needed: dict[tuple[str, str], dict[str, Any]],
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], tuple[dict[str, Any], tuple[str, str, bool] | None]]]:
+    """Entry ids for the known products, and the work left: (key, currency) → (line, existing inactive entry).
+
+    Products not remembered locally are looked up in Salesforce first (one query), so a product
+    that exists there already is reused rather than failing the order with DUPLICATE_VALUE.
+    """
+    known = _products_known(store, needed)
+    entries = {pair: row.pricebook_entry_id for pair, row in known.items()}
+    unknown = {pair: line for pair, line in needed.items() if pair not in entries}
+    if not unknown:
+        return entries, {}
+    found = _entries_query(client, pricebook_id, {key for key, _ in unknown}, _multi_currency(client))
+    return _entries_apply(store, unknown, found, entries)
+
+
+def _entries_apply(
+    store: Store,
+    unknown: dict[tuple[str, str], dict[str, Any]],
+    found: dict[tuple[str, str], tuple[str, str, bool]],
+    entries: dict[tuple[str, str], str],
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], tuple[dict[str, Any], tuple[str, str, bool] | None]]]:
+    """Remember the active entries Salesforce already has; the rest is work (create, or activate)."""
+    active = [(key, cur, found[(key, cur)][0], found[(key, cur)][1]) for key, cur in unknown if (key, cur) in found]
+    active = [row for row in active if found[(row[0], row[1])][2]]
+    _products_remember(store, active)
+    for key, currency, _, entry_id in active:
+        entries[(key, currency)] = entry_id
+    work = {pair: (line, found.get(pair)) for pair, line in unknown.items() if pair not in entries}
+    return entries, work
+
+
+# --------------------------------------------------------------------------------------------
+# The graph of one order
+# --------------------------------------------------------------------------------------------
+
+
+def _item_fields(store: Store, line: dict[str, Any]) -> dict[str, Any]:
+    values = mappings_apply(config.field_mappings("OrderItem"), line, tz=store.tz)
+    return {name: value for name, value in values.items() if name not in ITEM_CONTROLLED_FIELDS}
+
+
+def _order_body(*, store: Store, prepared: PreparedOrder, pricebook_id: str, status: str) -> dict[str, Any]:
+    values = mappings_apply(config.field_mappings("Order"), prepared.document, tz=store.tz)
+    body = {name: value for name, value in values.items() if name not in ORDER_CONTROLLED_FIELDS}
+    body.update(
+        {
+            "AccountId": "@{account.id}",
+            "Pricebook2Id": pricebook_id,
+            "Status": status,
+            "BigCommerce_Store__c": store.store_hash,
+            "Archived__c": prepared.archived,
+        }
+    )
+    if prepared.currency:
+        body["CurrencyIsoCode"] = prepared.currency
+    return body
+
+
+def _event_node(
+    client: SalesforceClient, store: Store, prepared: PreparedOrder, name: str, kind: str
+) -> dict[str, Any]:
+    body = {
+        "EventType__c": kind,
+        "OrderId__c": "@{order.id}",
+        "BigCommerceOrderId__c": store.external_id(prepared.order_id),
+        "AccountId__c": "@{account.id}",
+        "TotalAmount__c": prepared.ledger.gross_total,
+        "OrderDate__c": _salesforce_datetime(prepared.order.get("date_created")),
+    }
+    return _node("POST", _sobject_url(client, name), f"event{kind}", body)
+
+
+def _order_graph(
+    *,
+    store: Store,
+    client: SalesforceClient,
+    prepared: PreparedOrder,
+    state: OrderState,
+    pricebook_id: str,
+    products: ProductRefs,
+    events_enabled: bool,
+) -> OrderGraph:
+    """Build one order's graph (see the module docstring for the sequence)."""
+    nodes: list[dict[str, Any]] = account_contact_subrequests(
+        store=store,
+        identity=prepared.identity,
+        document=prepared.customer_document,
+        account_extra=prepared.account_extra,
+    )
+    nodes.extend(products.nodes)
+    items_on = config.flag("order_line_items")
+    item_nodes: list[dict[str, Any]] = []
+    delete_nodes: list[dict[str, Any]] = []
+    item_refs: dict[int, tuple[str, str, str]] = {}
+    kept: list[int] = []
+    deleted: list[int] = []
+    item_content: dict[str, Any] = {}
+    if items_on:
+        present: set[int] = set()
+        for line in prepared.lines:
+            line_id = int(line["id"])
+            present.add(line_id)
+            key = product_key(store.store_hash, line)
+            fields = _item_fields(store, line)
+            digest = fingerprint([key, prepared.currency, fields])
+            item_content[str(line_id)] = digest
+            existing = state.items.get(line_id)
+            reference = f"item{line_id}"
+            url = _upsert_url(client, "OrderItem", ITEM_EXTERNAL_ID, store.external_id(line_id))
+            if existing is not None and existing.product_key == key:
+                if existing.fingerprint == digest:
+                    kept.append(line_id)
+                    continue
+                # OrderId and PricebookEntryId are create-only: an existing item gets the rest.
+                item_nodes.append(_node("PATCH", url, reference, fields))
+            else:
+                if existing is not None:  # same line id, other product: replace the item
+                    delete_nodes.append(
+                        _node("DELETE", _sobject_url(client, f"OrderItem/{existing.salesforce_id}"), f"del{line_id}")
+                    )
+                body = {"OrderId": "@{order.id}", "PricebookEntryId": products.entries[(key, prepared.currency)]}
+                body.update(fields)
+                item_nodes.append(_node("PATCH", url, reference, body))
+            item_refs[line_id] = (reference, key, digest)
+        for line_id, existing in state.items.items():
+            if line_id not in present:
+                delete_nodes.append(
+                    _node("DELETE", _sobject_url(client, f"OrderItem/{existing.salesforce_id}"), f"del{line_id}")
+                )
+                deleted.append(line_id)
+        has_items = bool(prepared.lines)
+    else:
+        kept = list(state.items)
+        has_items = bool(state.items)
+    items_change = bool(item_nodes or delete_nodes)
+    rule = config.status_rule(int(prepared.order.get("status_id") or 0))
+    target = rule.sf_status if has_items else "Draft"
+    # A new Order starts Draft; an activated one goes back to Draft while its items change.
+    upsert_status = "Draft" if (not state.exists or items_change) else target
+    order_body = _order_body(store=store, prepared=prepared, pricebook_id=pricebook_id, status=upsert_status)
+    order_url = _upsert_url(client, "Order", ORDER_EXTERNAL_ID, store.external_id(prepared.order_id))
+    nodes.append(_node("PATCH", order_url, "order", order_body))
+    nodes.extend(delete_nodes)
+    nodes.extend(item_nodes)
+    if upsert_status != target:
+        nodes.append(_node("PATCH", _sobject_url(client, "Order/@{order.id}"), "status", {"Status": target}))
+    analytics = set(prepared.account_extra or {})
+    content = {
+        # The customer's own fields, not the analytics: those move with the customer's other orders,
+        # whose syncs push them; time-driven changes are the daily recompute's.
+        "customer": [
+            (node["url"], {name: value for name, value in (node.get("body") or {}).items() if name not in analytics})
+            for node in nodes
+            if node["referenceId"] in ("account", "contact")
+        ],
+        "order": {**order_body, "Status": target},
+        "items": item_content,
+    }
+    digest = fingerprint(content)
+    synced = state.synced
+    events: list[str] = []
+    if events_enabled and config.flag("platform_events"):
+        if synced is None:
+            events.append("Created")
+        elif digest != synced.fingerprint:
+            events.append("Updated")
+        if prepared.shipments.get("tracking_numbers") or prepared.shipped_quantity > 0:
+            previous = synced.shipment_fields if synced is not None else {}
+            if prepared.shipments and prepared.shipments != previous:
+                events.append("Shipped")
+    names = {"Created": EVENT_CREATED, "Updated": EVENT_UPDATED, "Shipped": EVENT_SHIPPED}
+    for kind in events:
+        nodes.append(_event_node(client, store, prepared, names[kind], kind))
+    return OrderGraph(
+        prepared=prepared,
+        state=state,
+        graph_id=f"order{prepared.order_id}",
+        nodes=nodes,
+        fingerprint=digest,
+        target_status=target,
+        item_refs=item_refs,
+        kept_items=kept,
+        deleted_items=deleted,
+        products=products,
+        events=events,
+    )
+
+
+def _resolved(reference: str, bodies: dict[str, Any]) -> str:
+    """An id, or the id a ``@{ref.id}`` reference resolved to in the graph's answers."""
+    if reference.startswith("@{") and reference.endswith(".id}"):
+        body = bodies.get(reference[2:-4]) or {}
+        return str(body.get("id") or "")
+    return reference
+
+
+# --------------------------------------------------------------------------------------------
+# Recording
+# --------------------------------------------------------------------------------------------
+
+
+def _graph_bodies(result: dict[str, Any]) -> dict[str, Any]:
+    responses = (result.get("graphResponse") or {}).get("compositeResponse") or []
+    return {response.get("referenceId"): response.get("body") for response in responses}
+
+
+def _order_record(
+    *,
+    store: Store,
+    graph: OrderGraph,
+    bodies: dict[str, Any],
+    salesforce_calls: int,
+    bigcommerce_calls: int,
+    started: float,
+    audit: bool,
+    details: dict[str, Any],
+) -> HandlerResult:
+    """Remember what Salesforce holds now, record the ledger and the audit entry, in one transaction."""
+    prepared, state = graph.prepared, graph.state
+    synced = state.synced
+    unchanged = not bodies
+    order_sf_id = _resolved("@{order.id}", bodies) if bodies else state.salesforce_id
+    account_sf_id = _resolved("@{account.id}", bodies) if bodies else (synced.account_id if synced else "")
+    touched = [value for value in (order_sf_id, account_sf_id, _resolved("@{contact.id}", bodies)) if value]
+    operation = scope_operation(prepared.event_scope) if prepared.event_scope else "ORDER_SYNC"
+    with transaction.atomic():
+        remembered = [
+            (key, currency, _resolved(product, bodies), _resolved(entry, bodies))
+            for key, currency, product, entry in graph.products.remember
+        ]
+        _products_remember(store, remembered)
+        touched.extend(entry for _, _, _, entry in remembered)
+        row, _ = SyncedOrder.objects.update_or_create(
+            store=store,
+            order_id=prepared.order_id,
+            defaults={
+                "salesforce_id": order_sf_id,
+                "account_key": prepared.identity.key,
+                "account_id": account_sf_id,
+                "sf_status": graph.target_status,
+                "bc_status_id": prepared.ledger.status_id,
+                "grand_total": prepared.ledger.gross_total,
+                "order_date": prepared.ledger.order_date,
+                "currency": prepared.ledger.currency,
+                "archived": prepared.archived,
+                "created_event_sent": bool(synced and synced.created_event_sent) or "Created" in graph.events,
+                "shipped_quantity": prepared.shipped_quantity,
+                "shipment_fields": prepared.shipments,
+                "fingerprint": graph.fingerprint,
+                # When Salesforce was last written (backfill tells live syncs from its own by it).
+                **({} if unchanged and synced is not None else {"synced_at": timezone.now()}),
+            },
+        )
+        if not unchanged:
+            keep = set(graph.kept_items) | set(graph.item_refs)
+            SyncedOrderItem.objects.filter(store=store, order=row).exclude(order_product_id__in=keep).delete()
+            for line_id, (reference, key, digest) in graph.item_refs.items():
+                item_id = _resolved(f"@{{{reference}.id}}", bodies)
+                touched.append(item_id)
+                SyncedOrderItem.objects.update_or_create(
+                    store=store,
+                    order_product_id=line_id,
+                    defaults={"order": row, "salesforce_id": item_id, "product_key": key, "fingerprint": digest},
+                )
+        ledger_order_record(
+            store=store,
+            customer_key=prepared.identity.key,
+            order=prepared.ledger,
+            pushed_fields=prepared.account_extra if not unchanged else None,
+        )
+        details = {
+            **details,
+            "scope": prepared.event_scope,
+            "customer_key": prepared.identity.key,
+            "status": graph.target_status,
+            "unchanged": unchanged,
+            "events": graph.events if not unchanged else [],
+            "items": {
+                "written": len(graph.item_refs),
+                "kept": len(graph.kept_items),
+                "deleted": len(graph.deleted_items),
+            },
+            "products_created": len(graph.products.remember),
+            "salesforce_requests": salesforce_calls,
+            "bigcommerce_requests": bigcommerce_calls,
+        }
+        if audit:
+            audit_record(
+                operation=operation,
+                store=store,
+                bigcommerce_id=str(prepared.order_id),
+                status="success",
+                salesforce_ids=touched,
+                duration_ms=int((time.monotonic() - started) * 1000),
+                salesforce_api_calls=salesforce_calls,
+                bigcommerce_api_calls=bigcommerce_calls,
+                details=details,
+            )
+    return HandlerResult(operation, str(prepared.order_id), [value for value in touched if value], details)
+
+
+# --------------------------------------------------------------------------------------------
+# One order
+# --------------------------------------------------------------------------------------------
+
+
+def _state_refresh(
+    *,
+    store: Store,
+    client: SalesforceClient,
+    prepared: PreparedOrder,
+    synced: SyncedOrder | None,
+    pricebook_id: str,
+) -> tuple[OrderState, dict[tuple[str, str], tuple[str, str, bool]]]:
+    """Read the Order, its items and the order's price book entries from Salesforce (one composite request)."""
+    order_key = store.external_id(prepared.order_id)
+    keys = sorted({product_key(store.store_hash, line) for line in prepared.lines})
+    multi = _multi_currency(client)
+    # From the items (an Order without items has nothing to refresh: its upsert by external id
+    # finds it, and an order without items cannot be activated). The only value is a quoted literal.
+    items_soql = (
+        f"SELECT Id, {ITEM_EXTERNAL_ID}, Product2.{PRODUCT_EXTERNAL_ID}, OrderId, Order.StatusCode "  # noqa: S608
+        f"FROM OrderItem WHERE Order.{ORDER_EXTERNAL_ID} = {_soql_quote(order_key)}"
+    )
+    subrequests = [_node("GET", client.url("query") + "?q=" + quote(items_soql), "orderstate")]
+    if keys:
+        entries_soql = _entries_soql(pricebook_id, keys, multi)
+        subrequests.append(_node("GET", client.url("query") + "?q=" + quote(entries_soql), "entries"))
+    responses = {item["referenceId"]: item for item in client.composite(subrequests, all_or_none=False)}
+    for item in responses.values():
+        if int(item.get("httpStatusCode") or 0) >= 400:
+            raise SalesforceError(
+                f"Refreshing order {prepared.order_id} from Salesforce failed: {item.get('body')}",
+                status=int(item["httpStatusCode"]),
+                code="REFRESH_FAILED",
+                body=item.get("body"),
+            )
+    records = (responses["orderstate"].get("body") or {}).get("records") or []
+    state = OrderState(synced=synced, refreshed=True)
+    prefix = f"{store.store_hash}:"
+    for item in records:
+        state.salesforce_id = item["OrderId"]
+        state.activated = (item.get("Order") or {}).get("StatusCode") == "Activated"
+        value = str(item.get(ITEM_EXTERNAL_ID) or "")
+        if not value.startswith(prefix) or not value[len(prefix) :].isdigit():
+            continue  # an item someone added by hand: not ours to change
+        key = str((item.get("Product2") or {}).get(PRODUCT_EXTERNAL_ID) or "")
+        state.items[int(value[len(prefix) :])] = ItemState(item["Id"], key, "")
+    entries = {}
+    if "entries" in responses:
+        entries = _entries_parse((responses["entries"].get("body") or {}).get("records") or [], multi)
+    return state, entries
+
+
+def _single_products(
+    *,
+    store: Store,
+    client: SalesforceClient,
+    pricebook_id: str,
+    prepared: PreparedOrder,
+    refreshed_entries: dict[tuple[str, str], tuple[str, str, bool]] | None = None,
+) -> ProductRefs:
+    """The order's products: known ones by id, the rest created inside the order's own graph."""
+    refs = ProductRefs()
+    if not config.flag("order_line_items"):
+        return refs
+    needed = _products_needed(store, [prepared])
+    if refreshed_entries is None:
+        entries, work = _products_resolve(store=store, client=client, pricebook_id=pricebook_id, needed=needed)
+    else:
+        # After a failure nothing remembered about these products is trusted: Salesforce's answer is.
+        _products_forget(store, needed)
+        entries, work = _entries_apply(store, needed, refreshed_entries, {})
+    refs.entries.update(entries)
+    for index, (pair, (line, existing)) in enumerate(sorted(work.items())):
+        nodes, entry, remember = _product_nodes(
+            store=store,
+            client=client,
+            pricebook_id=pricebook_id,
+            index=index,
+            key=pair[0],
+            currency=pair[1],
+            line=line,
+            existing=existing,
+        )
+        refs.nodes.extend(nodes)
+        refs.entries[pair] = entry
+        refs.remember.append(remember)
+    return refs
+
+
+def _account_extra(store: Store, prepared: PreparedOrder) -> dict[str, Any]:
+    return customer_account_fields(store=store, customer_key=prepared.identity.key, pending=prepared.ledger)
+
+
+def _graph_send(client: SalesforceClient, graph: OrderGraph) -> tuple[dict[str, Any], SalesforceError | None]:
+    result = client.composite_graph([{"graphId": graph.graph_id, "compositeRequest": graph.nodes}])[0]
+    error = graph_error(result)
+    return (_graph_bodies(result) if error is None else {}), error
+
+
+def _order_send(
+    *,
+    store: Store,
+    client: SalesforceClient,
+    prepared: PreparedOrder,
+    synced: SyncedOrder | None,
+    pricebook_id: str,
+    events_enabled: bool = True,
+) -> tuple[OrderGraph, dict[str, Any]]:
+    """Build and send one order's graph; when Salesforce does not match the local state, refresh and resend once.
+
+    Two ways to find out: the graph fails with a stale-state error (an item that already exists,
+    a record deleted by a user, a product created meanwhile), or, for an order this service has
+    no local record of, its upsert answers ``created: false`` (the local state was lost after an
+    earlier sync): the refresh then finds the items the graph did not know of, and the second
+    graph deletes the ones BigCommerce no longer has.
+    """
+
+    def build(state: OrderState, products: ProductRefs, events: bool) -> OrderGraph:
+        return _order_graph(
+            store=store,
+            client=client,
+            prepared=prepared,
+            state=state,
+            pricebook_id=pricebook_id,
+            products=products,
+            events_enabled=events,
+        )
+
+    graph = build(
+        _state_local(synced),
+        _single_products(store=store, client=client, pricebook_id=pricebook_id, prepared=prepared),
+        events_enabled,
+    )
+    if graph.unchanged:
+        return graph, {}
+    bodies, error = _graph_send(client, graph)
+    published: list[str] = []
+    if error is None:
+        order_answer = bodies.get("order") or {}
+        if graph.state.exists or order_answer.get("created", True) is not False:
+            return graph, bodies
+        # The first graph succeeded: remember its products before rebuilding on Salesforce's state.
+        _products_remember(
+            store,
+            [
+                (key, currency, _resolved(product, bodies), _resolved(entry, bodies))
+                for key, currency, product, entry in graph.products.remember
+            ],
+        )
+        published = graph.events
+        logger.info("Order %s existed in Salesforce without a local record; refreshing", prepared.order_id)
+    elif error.transient or error.code not in RECOVERABLE_CODES:
+        raise error
+    else:
+        logger.info(
+            "Order %s: Salesforce does not match the local state (%s: %s); refreshing and retrying once",
+            prepared.order_id,
+            error.code,
+            error.message,
+        )
+    state, entries = _state_refresh(
+        store=store, client=client, prepared=prepared, synced=synced, pricebook_id=pricebook_id
+    )
+    products = _single_products(
+        store=store, client=client, pricebook_id=pricebook_id, prepared=prepared, refreshed_entries=entries
+    )
+    # Events already published by a successful first graph are not published twice.
+    graph = build(state, products, events_enabled and not published)
+    bodies, error = _graph_send(client, graph)
+    if error is not None:
+        if error.code == "DUPLICATE_VALUE":
+            # Another worker is creating the same product or customer right now: try again later,
+            # when what it created can be found.
+            error.transient = True
+        raise error
+    graph.events = published or graph.events
+    return graph, bodies
+
+
+def _synced_get(store: Store, order_id: int) -> SyncedOrder | None:
+    return SyncedOrder.objects.filter(store=store, order_id=order_id).prefetch_related("items").first()
+
+
+def order_sync(
+    *,
+    store: Store,
+    order_id: int,
+    event_scope: str = "",
+    order: dict | None = None,
+    audit: bool = True,
+) -> HandlerResult:
+    """Converge Salesforce to the order's current state in BigCommerce (see the module docstring).
+
+    ``order`` is an already-fetched ``GET /v2/orders/{id}`` body (with consignments), else it is
+    fetched. ``event_scope`` steers the cheap paths (shipment and archive events). ``audit=False``
+    when the caller writes the audit entry itself (webhook processing does, from the result).
+    Raises SkipEvent when there is nothing to sync, SalesforceError (OrderSyncError included) or
+    BigCommerceError when the sync failed (each says whether it is transient).
+    """
+    started = time.monotonic()
+    with salesforce_calls_counted() as sf_calls, bigcommerce_calls_counted() as bc_calls:
+        synced = _synced_get(store, order_id)
+        if order is None and event_scope in SHIPMENT_SCOPES and synced is not None:
+            return _shipment_sync(store=store, synced=synced, event_scope=event_scope, audit=audit, started=started)
+        if order is None:
+            try:
+                order = bigcommerce_client(store).order_get(order_id)
+            except BigCommerceNotFound:
+                if event_scope == ARCHIVED_SCOPE and synced is not None:
+                    return _archive_mark(store=store, synced=synced, audit=audit, started=started)
+                raise SkipEvent(f"Order {order_id} does not exist in BigCommerce.") from None
+        client = salesforce_client()
+        customer_id = int(order.get("customer_id") or 0)
+        customers = _customer_documents(store=store, customer_ids={customer_id}) if customer_id else {}
+        prepared = _order_prepare(
+            store=store, order=order, event_scope=event_scope, synced=synced, customers=customers, client=client
+        )
+        prepared.account_extra = _account_extra(store, prepared)
+        pricebook_id = client.standard_pricebook_id()
+        graph, bodies = _order_send(
+            store=store, client=client, prepared=prepared, synced=synced, pricebook_id=pricebook_id
+        )
+        return _order_record(
+            store=store,
+            graph=graph,
+            bodies=bodies,
+            salesforce_calls=sf_calls.count,
+            bigcommerce_calls=bc_calls.count,
+            started=started,
+            audit=audit,
+            details={"recovered": graph.state.refreshed},
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Shipment and archive events for an order already in Salesforce
+# --------------------------------------------------------------------------------------------
+
+
+def _audit_success(
+    *,
+    audit: bool,
+    operation: str,
+    store: Store,
+    synced: SyncedOrder,
+    started: float,
+    salesforce_calls: int,
+    bigcommerce_calls: int,
+    details: dict[str, Any],
+) -> None:
+    if audit:
+        audit_record(
+            operation=operation,
+            store=store,
+            bigcommerce_id=str(synced.order_id),
+            status="success",
+            salesforce_ids=[synced.salesforce_id],
+            duration_ms=int((time.monotonic() - started) * 1000),
+            salesforce_api_calls=salesforce_calls,
+            bigcommerce_api_calls=bigcommerce_calls,
+            details=details,
+        )
+
+
+def _shipment_sync(
+    *, store: Store, synced: SyncedOrder, event_scope: str, audit: bool, started: float
+) -> HandlerResult:
+    """Tracking fields and the Shipped event from ``/shipments`` alone (the order itself did not change)."""
+    operation = scope_operation(event_scope)
+    with salesforce_calls_counted() as sf_calls, bigcommerce_calls_counted() as bc_calls:
+        shipments = bigcommerce_client(store).order_shipments(synced.order_id)
+        fields = shipment_fields(shipments) if shipments else {}
+        if not config.flag("fulfillment_status") or fields == (synced.shipment_fields or {}):
+            details: dict[str, Any] = {"scope": event_scope, "unchanged": True}
+            _audit_success(
+                audit=audit,
+                operation=operation,
+                store=store,
+                synced=synced,
+                started=started,
+                salesforce_calls=0,
+                bigcommerce_calls=bc_calls.count,
+                details=details,
+            )
+            return HandlerResult(operation, str(synced.order_id), [synced.salesforce_id], details)
+        client = salesforce_client()
+        document = {"date_shipped": "", **fields}
+        body = {
+            mapping.sf_field: mapping.value(document, tz=store.tz)
+            for mapping in config.field_mappings("Order")
+            if mapping_reads_shipments(mapping)
+        }
+        nodes = [_node("PATCH", _sobject_url(client, f"Order/{synced.salesforce_id}"), "order", body)]
+        events: list[str] = []
+        if config.flag("platform_events") and (fields.get("tracking_numbers") or fields.get("quantity")):
+            events.append("Shipped")
+            event_body = {
+                "EventType__c": "Shipped",
+                "OrderId__c": synced.salesforce_id,
+                "BigCommerceOrderId__c": store.external_id(synced.order_id),
+                "AccountId__c": synced.account_id or None,
+                "TotalAmount__c": synced.grand_total,
+                "OrderDate__c": _salesforce_datetime(synced.order_date),
+            }
+            nodes.append(_node("POST", _sobject_url(client, EVENT_SHIPPED), "eventShipped", event_body))
+        result = client.composite_graph([{"graphId": f"ship{synced.order_id}", "compositeRequest": nodes}])[0]
+        error = graph_error(result)
+        if error is not None:
+            if error.code in ("NOT_FOUND", "ENTITY_IS_DELETED"):
+                # The Order is gone from Salesforce: rebuild it from the full order.
+                SyncedOrder.objects.filter(pk=synced.pk).delete()
+                return order_sync(store=store, order_id=synced.order_id, event_scope=event_scope, audit=audit)
+            raise error
+        details = {
+            "scope": event_scope,
+            "unchanged": False,
+            "events": events,
+            "tracking_numbers": fields.get("tracking_numbers", ""),
+            "salesforce_requests": sf_calls.count,
+            "bigcommerce_requests": bc_calls.count,
+        }
+        with transaction.atomic():
+            SyncedOrder.objects.filter(pk=synced.pk).update(
+                shipment_fields=fields, shipped_quantity=int(fields.get("quantity") or 0), synced_at=timezone.now()
+            )
+            _audit_success(
+                audit=audit,
+                operation=operation,
+                store=store,
+                synced=synced,
+                started=started,
+                salesforce_calls=sf_calls.count,
+                bigcommerce_calls=bc_calls.count,
+                details=details,
+            )
+    return HandlerResult(operation, str(synced.order_id), [synced.salesforce_id], details)
+
+
+def _archive_mark(*, store: Store, synced: SyncedOrder, audit: bool, started: float) -> HandlerResult:
+    """An archived order BigCommerce no longer answers for: mark the Order archived, never delete it."""
+    with salesforce_calls_counted() as sf_calls, bigcommerce_calls_counted() as bc_calls:
+        salesforce_client().request("PATCH", f"sobjects/Order/{synced.salesforce_id}", json={"Archived__c": True})
+        details = {"scope": ARCHIVED_SCOPE, "archived": True}
+        with transaction.atomic():
+            SyncedOrder.objects.filter(pk=synced.pk).update(archived=True, synced_at=timezone.now())
+            _audit_success(
+                audit=audit,
+                operation="ORDER_SYNC",
+                store=store,
+                synced=synced,
+                started=started,
+                salesforce_calls=sf_calls.count,
+                bigcommerce_calls=bc_calls.count,
+                details=details,
+            )
+    return HandlerResult("ORDER_SYNC", str(synced.order_id), [synced.salesforce_id], details)
+
+
+# --------------------------------------------------------------------------------------------
+# Several orders
+# --------------------------------------------------------------------------------------------
+
+
+def _batch_products(
+    *, store: Store, client: SalesforceClient, pricebook_id: str, prepared: list[PreparedOrder]
+) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]]]:
+    """Make every product of the batch usable before the orders: (entry ids, products that failed)."""
+    if not config.flag("order_line_items"):
+        return {}, set()
+    needed = _products_needed(store, prepared)
+    entries, work = _products_resolve(store=store, client=client, pricebook_id=pricebook_id, needed=needed)
+    failed: set[tuple[str, str]] = set()
+    graphs: list[tuple[tuple[str, str], dict[str, Any], tuple[str, str, str, str]]] = []
+    for index, (pair, (line, existing)) in enumerate(sorted(work.items())):
+        nodes, _, remember = _product_nodes(
+            store=store,
+            client=client,
+            pricebook_id=pricebook_id,
+            index=index,
+            key=pair[0],
+            currency=pair[1],
+            line=line,
+            existing=existing,
+        )
+        graphs.append((pair, {"graphId": f"product{index}", "compositeRequest": nodes}, remember))
+    for chunk in _payloads(graphs, lambda item: len(item[1]["compositeRequest"])):
+        results = client.composite_graph([graph for _, graph, _ in chunk])
+        for (pair, _, remember), result in zip(chunk, results, strict=True):
+            error = graph_error(result)
+            if error is not None:
+                logger.warning("Product %s could not be created: %s", pair[0], error)
+                failed.add(pair)
+                continue
+            bodies = _graph_bodies(result)
+            key, currency, product, entry = remember
+            entry_id = _resolved(entry, bodies)
+            _products_remember(store, [(key, currency, _resolved(product, bodies), entry_id)])
+            entries[pair] = entry_id
+    return entries, failed
+
+
+def _payloads(items: list[Any], size_of: Any) -> Iterable[list[Any]]:
+    """Group graphs into requests within Salesforce's per-request limits (75 graphs, 500 nodes)."""
+    chunk: list[Any] = []
+    nodes = 0
+    for item in items:
+        size = size_of(item)
+        if chunk and (len(chunk) >= GRAPHS_PER_REQUEST or nodes + size > NODES_PER_REQUEST):
+            yield chunk
+            chunk, nodes = [], 0
+        chunk.append(item)
+        nodes += size
+    if chunk:
+        yield chunk
+
+
+def _batch_account_extras(store: Store, prepared: list[PreparedOrder], pending: list[OrderGraph]) -> None:
+    """Analytics on each customer's last changed graph, with the customer's other batch orders applied.
+
+    Graphs run in order, so one graph per customer carries the analytics fields. The customer's
+    other orders of the batch are recorded in a savepoint that is rolled back: nothing is written,
+    yet the values equal what the ledger holds once the batch is recorded.
+    """
+    last_graph: dict[str, OrderGraph] = {}
+    for graph in pending:
+        last_graph[graph.prepared.identity.key] = graph
+    others: dict[str, list[PreparedOrder]] = {}
+    for entry in prepared:
+        others.setdefault(entry.identity.key, []).append(entry)
+    for key, graph in last_graph.items():
+        last = graph.prepared
+        earlier = [entry for entry in others[key] if entry is not last]
+        if not earlier:
+            last.account_extra = _account_extra(store, last)
+        else:
+            with transaction.atomic():
+                savepoint = transaction.savepoint()
+                try:
+                    for entry in earlier:
+                        ledger_order_record(store=store, customer_key=key, order=entry.ledger)
+                    last.account_extra = _account_extra(store, last)
+                finally:
+                    transaction.savepoint_rollback(savepoint)
+        account = next(node for node in graph.nodes if node["referenceId"] == "account")
+        account["body"] = {**account.get("body", {}), **last.account_extra}
+
+
+def orders_sync_batch(*, store: Store, orders: list[dict], events: bool = True, audit: bool = True) -> BatchResult:
+    """Sync several already-fetched orders (``GET /v2/orders`` with the consignments' lines).
+
+    BigCommerce: one ``/v3/customers`` request for all unseen registered customers (plus
+    shipments and lines as in ``order_sync``). Salesforce: one query for unknown products, their
+    creation as one graph per product, then the orders as one graph each, packed into as few
+    requests as Salesforce's limits allow (75 graphs and 500 nodes per request). An order whose
+    graph fails is retried on its own through ``order_sync`` (with its recovery). ``events=False``
+    publishes no platform events (a backfill of history); ``audit=False`` writes no per-order audit
+    entries (the caller writes its own summary entry).
+    """
+    batch = BatchResult()
+    started = time.monotonic()
+    with salesforce_calls_counted() as sf_calls, bigcommerce_calls_counted() as bc_calls:
+        client = salesforce_client()
+        order_ids = [int(order["id"]) for order in orders]
+        synced_rows = {
+            row.order_id: row
+            for row in SyncedOrder.objects.filter(store=store, order_id__in=order_ids).prefetch_related("items")
+        }
+        customers = _customer_documents(
+            store=store, customer_ids={int(order.get("customer_id") or 0) for order in orders}
+        )
+        prepared: list[PreparedOrder] = []
+        for order in orders:
+            order_id = int(order["id"])
+            try:
+                prepared.append(
+                    _order_prepare(
+                        store=store,
+                        order=order,
+                        event_scope="",
+                        synced=synced_rows.get(order_id),
+                        customers=customers,
+                        client=client,
+                    )
+                )
+            except OrderSyncError as error:
+                batch.failed[order_id] = str(error)
+        pricebook_id = client.standard_pricebook_id()
+        entries, failed_products = _batch_products(
+            store=store, client=client, pricebook_id=pricebook_id, prepared=prepared
+        )
+        graphs: list[OrderGraph] = []
+        retry: list[PreparedOrder] = []
+        for entry in prepared:
+            if failed_products & set(_products_needed(store, [entry])):
+                retry.append(entry)
+                continue
+            refs = ProductRefs(entries=dict(entries))
+            graph = _order_graph(
+                store=store,
+                client=client,
+                prepared=entry,
+                state=_state_local(synced_rows.get(entry.order_id)),
+                pricebook_id=pricebook_id,
+                products=refs,
+                events_enabled=events,
+            )
+            graphs.append(graph)
+        sent: list[tuple[OrderGraph, dict[str, Any]]] = []
+        for graph in graphs:
+            if graph.unchanged:
+                sent.append((graph, {}))
+        pending = [graph for graph in graphs if not graph.unchanged]
+        _batch_account_extras(store, prepared, pending)
+        batch.order_graphs = len(pending)
+        batch.order_nodes = sum(len(graph.nodes) for graph in pending)
+        for chunk in _payloads(pending, lambda graph: len(graph.nodes)):
+            batch.order_requests += 1
+            results = client.composite_graph(
+                [{"graphId": graph.graph_id, "compositeRequest": graph.nodes} for graph in chunk]
+            )
+            for graph, result in zip(chunk, results, strict=True):
+                error = graph_error(result)
+                if error is None:
+                    sent.append((graph, _graph_bodies(result)))
+                elif error.transient:
+                    batch.failed[graph.prepared.order_id] = str(error)
+                else:
+                    retry.append(graph.prepared)
+        share_sf = sf_calls.count / max(1, len(sent))
+        share_bc = bc_calls.count / max(1, len(orders))
+        for graph, bodies in sent:
+            batch.results[graph.prepared.order_id] = _order_record(
+                store=store,
+                graph=graph,
+                bodies=bodies,
+                salesforce_calls=round(share_sf),
+                bigcommerce_calls=round(share_bc),
+                started=started,
+                audit=audit,
+                details={"batch": True},
+            )
+        for entry in retry:
+            try:
+                batch.results[entry.order_id] = order_sync(
+                    store=store, order_id=entry.order_id, order=entry.order, audit=audit
+                )
+            except SalesforceError as error:
+                batch.failed[entry.order_id] = str(error)
+        batch.salesforce_requests = sf_calls.count
+        batch.bigcommerce_requests = bc_calls.count
+    return batch
+
+
+# --------------------------------------------------------------------------------------------
+# Handlers (the dispatch table of sync.handlers)
+# --------------------------------------------------------------------------------------------
+
+
+@handler_register(*ORDER_SCOPES, *SHIPMENT_SCOPES)
+def order_event_handle(event: WebhookEvent) -> HandlerResult:
+    """store/order/* and store/shipment/*: converge the order in Salesforce to its current state."""
+    # Webhook processing writes the audit entry from the result (with the requests it counted).
+    return order_sync(store=event.store, order_id=_order_event_id(event), event_scope=event.scope, audit=False)

@@ -1,0 +1,120 @@
+"""The API-request budget, read from the stand-ins' own counters, over 50 generated orders.
+
+Salesforce: at most 1 request per order whose products are known, at most 2 otherwise.
+BigCommerce: 1 request per order, plus (counted and asserted exactly, not hidden) one
+``/v3/customers`` for a registered customer b2s has not seen yet and one ``/shipments`` for an
+order with shipped units that b2s has not read yet. The process-wide reads (standard price book,
+Order describe) happen once per process and are taken before counting.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sync.bigcommerce import bigcommerce_client
+from sync.models import KnownProduct, SyncedOrder
+from sync.order_documents import product_key
+from sync.orders import orders_sync_batch
+from tests.orders.test_order_sync import assert_items_match, cents
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = 50
+
+
+def generated_dollar_orders(orders, count: int) -> list[dict]:
+    """``count`` generated orders (every status, guests and customers, shipments, refunds) in the org's currency."""
+    orders.bc.generate(seed=20251127, customers=15, orders=count * 2, carts=0)
+    chosen = [entry["order"] for entry in orders.bc.state()["orders"] if entry["order"]["currency_code"] == "USD"]
+    assert len(chosen) >= count
+    return chosen[:count]
+
+
+def test_fifty_orders_one_request_each_side(orders):
+    generated = generated_dollar_orders(orders, ORDERS)
+    orders.warm_up()
+    customers_seen: set[int] = set()
+    per_order = []
+    for order in generated:
+        known = {(row.product_key, row.currency) for row in KnownProduct.objects.all()}
+        needed = {(product_key("sandbox", line), "") for line in orders.lines(order["id"])}
+        _, costs = orders.deliver("store/order/created", order["id"])
+
+        salesforce_budget = 1 if needed <= known else 2
+        assert costs.salesforce <= salesforce_budget, (order["id"], costs)
+        new_customer = order["customer_id"] > 0 and order["customer_id"] not in customers_seen
+        shipped = order["items_shipped"] > 0
+        assert costs.bigcommerce == 1 + new_customer + shipped, (order["id"], costs.bigcommerce_paths)
+        customers_seen.add(order["customer_id"])
+        per_order.append((costs, needed <= known, new_customer, shipped))
+
+    assert len(orders.records("Order")) == ORDERS
+    for order in generated:
+        record = orders.order_record(order["id"])
+        assert cents(record["Grand_Total__c"]) == cents(order["total_inc_tax"])
+        assert_items_match(orders, order["id"], record)
+    known_orders = [costs for costs, known, _, _ in per_order if known]
+    plain = [costs for costs, _, new_customer, shipped in per_order if not new_customer and not shipped]
+    assert len(known_orders) >= 10  # the catalog repeats: many orders find their products known
+    assert all(costs.salesforce == 1 for costs in known_orders)
+    assert all(costs.bigcommerce == 1 for costs in plain)
+
+    # Every webhook again (a redelivery storm): nothing changed, so no Salesforce request at all,
+    # and the remembered shipments and customers keep BigCommerce at one request per order.
+    for order in generated:
+        result, costs = orders.deliver("store/order/updated", order["id"])
+        assert result.details["unchanged"] is True
+        assert (costs.salesforce, costs.bigcommerce) == (0, 1), order["id"]
+
+
+def test_batch_of_fifty_fetched_with_one_list_request(orders):
+    generated = generated_dollar_orders(orders, ORDERS)
+    orders.warm_up()
+    ids = {order["id"] for order in generated}
+    sf_before, bc_before = orders.sf.api_calls_counted(), len(orders.bc.calls())
+    listed = bigcommerce_client(orders.store).orders_list(limit=250, sort="id:asc")
+    batch_orders = [order for order in listed if order["id"] in ids]
+    assert len(batch_orders) == ORDERS
+    result = orders_sync_batch(store=orders.store, orders=batch_orders, events=False)
+
+    assert result.failed == {} and set(result.results) == ids
+    bc_calls = orders.bc.calls()[bc_before:]
+    bc_paths = [call["path"] for call in bc_calls]
+    customers = [path for path in bc_paths if path.endswith("/v3/customers")]
+    shipments = [path for path in bc_paths if path.endswith("/shipments")]
+    assert bc_paths.count("/stores/sandbox/v2/orders") == 1
+    assert len(customers) == 1  # every unseen customer of the batch in one request
+    assert len(shipments) == sum(1 for order in batch_orders if order["items_shipped"] > 0)
+
+    # Salesforce: the entries query, the new products (one request), then the orders in as few graph
+    # requests as Salesforce's limits allow (500 nodes and 75 graphs a request).
+    sf_spent = orders.sf.api_calls_counted() - sf_before
+    assert sf_spent == result.salesforce_requests == 2 + result.order_requests
+    assert result.order_graphs == ORDERS
+    assert result.order_requests == max(math.ceil(result.order_nodes / 500), math.ceil(ORDERS / 75))
+    assert SyncedOrder.objects.count() == ORDERS
+    assert len(orders.records("Order")) == ORDERS
+    for order in generated:
+        record = orders.order_record(order["id"])
+        assert cents(record["Grand_Total__c"]) == cents(order["total_inc_tax"])
+        assert_items_match(orders, order["id"], record)
+    assert orders.sf.platform_events() == []
+    # A customer with several orders in the batch gets the analytics of all of them (one graph carries them).
+    from analytics.services import customer_account_fields
+
+    accounts = orders.records("Account")
+    repeat = [a for a in accounts if SyncedOrder.objects.filter(account_key=a["BigCommerceCustomerId__c"]).count() > 1]
+    assert repeat
+    for account in accounts:
+        expected = customer_account_fields(store=orders.store, customer_key=account["BigCommerceCustomerId__c"])
+        assert cents(account["CLV__c"]) == expected["CLV__c"], account["BigCommerceCustomerId__c"]
+        assert account["Total_Orders__c"] == expected["Total_Orders__c"]
+    print(
+        f"batch of {ORDERS}: {sf_spent} Salesforce requests, {len(bc_paths)} BigCommerce requests, {result.order_nodes} nodes"
+    )
+
+    # A second batch with nothing new costs no Salesforce request.
+    again = orders_sync_batch(store=orders.store, orders=batch_orders, events=False)
+    assert again.failed == {} and again.salesforce_requests == 0

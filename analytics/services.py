@@ -1,0 +1,694 @@
+"""Customer analytics services: the ledger, the derived values, and the daily recompute.
+
+The order sync calls :func:`customer_account_fields` to put a customer's analytics
+on the Account in the same composite request as the order (no extra Salesforce
+request), then :func:`ledger_order_record` inside its transaction once Salesforce
+accepted it. :func:`analytics_recompute` runs daily (time moves recency) and pushes
+only the Accounts whose fields differ from what Salesforce was last sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from analytics import rules as r
+from analytics.models import CustomerValues, LedgerEntry, RfmEdges
+from audit.models import AuditLog
+from audit.services import audit_record
+from sync.config import config
+from sync.models import Store
+from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_client
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_EXTERNAL_ID = "BigCommerceCustomerId__c"
+COLLECTION_SIZE = 200  # sObject Collections accept at most 200 records per request
+BULK_THRESHOLD_KEY = "analytics_bulk_min_changes"
+BULK_POLL_SECONDS = 2.0  # how often a bulk job is polled; tests lower it
+WRITE_BATCH = 500
+MAX_CHANGES_KEPT = 100_000  # a bound on the per-customer change list a run reports
+MAX_ERRORS_KEPT = 20
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class LedgerOrder:
+    """One order as the analytics need it (the order sync builds it from the BigCommerce order)."""
+
+    order_id: int
+    order_date: datetime
+    gross_total: Decimal
+    refunded_amount: Decimal
+    status_id: int
+    currency: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration and facts
+# ---------------------------------------------------------------------------------------------
+def rules_current() -> r.Rules:
+    """The analytics configuration as the admin set it, read through ``sync.config``."""
+    threshold = config.threshold
+    return r.Rules(
+        status_lookup=lambda status_id: config.status_rule(status_id).counts_toward_analytics,
+        refunds=config.flag("refunds"),
+        silver_min=threshold("tier_silver_min"),
+        gold_min=threshold("tier_gold_min"),
+        platinum_min=threshold("tier_platinum_min"),
+        churn_risk_days=int(threshold("churn_risk_days")),
+        rfm_mode=config.setting("rfm_mode"),
+        recency_days=tuple(int(threshold(f"rfm_recency_{score}_days")) for score in (5, 4, 3, 2)),
+        frequency_orders=tuple(int(threshold(f"rfm_frequency_{score}_orders")) for score in (5, 4, 3, 2)),
+        flags={flag: config.flag(flag) for flag in r.FIELDS_BY_FLAG},
+    )
+
+
+def _facts_of(order: LedgerOrder | LedgerEntry) -> r.OrderFacts:
+    return r.OrderFacts(
+        order_id=int(order.order_id),
+        order_date=order.order_date,
+        gross_total=Decimal(order.gross_total),
+        refunded_amount=Decimal(order.refunded_amount),
+        status_id=int(order.status_id),
+    )
+
+
+def _customer_orders(*, store: Store, customer_key: str, exclude_order_id: int | None = None) -> list[r.OrderFacts]:
+    rows = LedgerEntry.objects.filter(store=store, customer_key=customer_key)
+    if exclude_order_id is not None:
+        rows = rows.exclude(order_id=exclude_order_id)
+    return [
+        _facts_of(row) for row in rows.only("order_id", "order_date", "gross_total", "refunded_amount", "status_id")
+    ]
+
+
+_LEDGER_COLUMNS = (
+    "id",
+    "customer_key",
+    "order_id",
+    "order_date",
+    "gross_total",
+    "refunded_amount",
+    "status_id",
+    "counted",
+)
+
+
+def _store_facts(*, store: Store, rules: r.Rules) -> tuple[dict[str, r.CustomerFacts], list[tuple[int, bool]]]:
+    """Every customer's facts in one pass over the store's ledger, and the rows whose `counted` went stale."""
+    facts: dict[str, r.CustomerFacts] = {}
+    stale: list[tuple[int, bool]] = []
+    rows = (
+        LedgerEntry.objects.filter(store=store)
+        .order_by("customer_key", "order_id")
+        .values_list(*_LEDGER_COLUMNS)
+        .iterator(chunk_size=2000)
+    )
+    tz = store.tz
+    for key, group in itertools.groupby(rows, key=lambda row: row[1]):
+        orders = []
+        for row_id, _key, order_id, order_date, gross, refunded, status_id, counted in group:
+            order = r.OrderFacts(order_id, order_date, Decimal(gross), Decimal(refunded), status_id)
+            orders.append(order)
+            counts = r.order_counts(order, rules=rules)
+            if counts != counted:
+                stale.append((row_id, counts))
+        facts[key] = r.customer_facts(orders, rules=rules, tz=tz)
+    return facts, stale
+
+
+def _edges_row_to_edges(row: RfmEdges) -> r.QuintileEdges:
+    return r.QuintileEdges(
+        recency_days=tuple(int(value) for value in row.recency_days),
+        frequency_orders=tuple(int(value) for value in row.frequency_orders),
+        monetary_values=tuple(Decimal(value) for value in row.monetary_values),
+    )
+
+
+def _edges_save(*, store: Store, edges: r.QuintileEdges, customers: int, now: datetime) -> None:
+    values = {
+        "customers": customers,
+        "recency_days": list(edges.recency_days),
+        "frequency_orders": list(edges.frequency_orders),
+        "monetary_values": [str(value) for value in edges.monetary_values],
+        "computed_at": now,
+    }
+    try:
+        with transaction.atomic():
+            RfmEdges.objects.update_or_create(store=store, defaults=values)
+    except IntegrityError:
+        # Another process stored the day's edges at the same moment: theirs are as good.
+        logger.info("RFM edges of store %s stored concurrently", store.store_hash)
+
+
+def _edges_for(*, store: Store, rules: r.Rules, now: datetime) -> r.QuintileEdges | None:
+    """The store's quintile edges (quintile mode only); computed once when the daily run has not yet."""
+    if rules.rfm_mode != r.RFM_QUINTILE:
+        return None
+    row = RfmEdges.objects.filter(store=store).first()
+    if row is not None:
+        return _edges_row_to_edges(row)
+    facts, _stale = _store_facts(store=store, rules=rules)
+    today = _today(store=store, now=now)
+    edges = r.quintile_edges(facts.values(), today=today)
+    _edges_save(store=store, edges=edges, customers=sum(1 for f in facts.values() if f.total_orders), now=now)
+    return edges
+
+
+def _today(*, store: Store, now: datetime) -> date:
+    return now.astimezone(store.tz).date()
+
+
+# ---------------------------------------------------------------------------------------------
+# The order sync's two calls
+# ---------------------------------------------------------------------------------------------
+def customer_account_fields(
+    *, store: Store, customer_key: str, pending: LedgerOrder | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The Account analytics fields from the ledger with ``pending`` applied in memory (nothing written).
+
+    Fields whose feature flag is off are absent. Money values are Decimals (2 places),
+    Total_Orders__c an int, Last_Order_Date__c ISO ``YYYY-MM-DD`` (None when no order counts),
+    Customer_Tags__c ``;``-separated in a fixed order (None when no tag applies).
+    Nothing is read from Salesforce.
+    """
+    rules = rules_current()
+    if not rules.fields_enabled():
+        return {}
+    now = now or timezone.now()
+    orders = _customer_orders(
+        store=store, customer_key=customer_key, exclude_order_id=pending.order_id if pending else None
+    )
+    if pending is not None:
+        orders.append(_facts_of(pending))
+    facts = r.customer_facts(orders, rules=rules, tz=store.tz)
+    derived = r.derive(
+        facts, rules=rules, edges=_edges_for(store=store, rules=rules, now=now), today=_today(store=store, now=now)
+    )
+    return r.account_fields(derived, rules=rules)
+
+
+def ledger_order_record(
+    *,
+    store: Store,
+    customer_key: str,
+    order: LedgerOrder,
+    pushed_fields: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Upsert the order's ledger row and refresh its customer's derived values.
+
+    Called inside the order sync's ``transaction.atomic()`` after Salesforce accepted the
+    order. An order whose customer key changed moves to the new customer and both
+    customers are refreshed. ``pushed_fields`` is what the caller sent to the Account
+    (the ``customer_account_fields`` result it put in the request): it is remembered as
+    Salesforce's state, so the daily recompute pushes only real differences. Without it
+    nothing is assumed and the daily recompute sends the values if they differ from the
+    last known push.
+    """
+    now = now or timezone.now()
+    rules = rules_current()
+    facts = _facts_of(order)
+    with transaction.atomic():
+        # Lock the customer's row first: two orders of one customer recorded at once then
+        # serialise, and the second one computes from a ledger that includes the first.
+        values_row = _values_row_locked(store=store, customer_key=customer_key)
+        previous = (
+            LedgerEntry.objects.select_for_update()
+            .filter(store=store, order_id=order.order_id)
+            .values_list("customer_key", flat=True)
+            .first()
+        )
+        net = max(r.money(facts.gross_total - facts.refunded_amount), r.ZERO)
+        LedgerEntry.objects.update_or_create(
+            store=store,
+            order_id=order.order_id,
+            defaults={
+                "customer_key": customer_key,
+                "order_date": order.order_date,
+                "gross_total": r.money(facts.gross_total),
+                "refunded_amount": r.money(facts.refunded_amount),
+                "net_total": net,
+                "status_id": order.status_id,
+                "counted": r.order_counts(facts, rules=rules),
+                "currency": order.currency or "",
+            },
+        )
+        _values_refresh(row=values_row, store=store, rules=rules, now=now, pushed_fields=pushed_fields)
+        if previous is not None and previous != customer_key:
+            # The order moved (a guest who registered, an edited customer): the old Account's
+            # values change too; Salesforce learns it from the next daily recompute.
+            old_row = _values_row_locked(store=store, customer_key=previous)
+            _values_refresh(row=old_row, store=store, rules=rules, now=now, pushed_fields=None)
+
+
+def _values_row_locked(*, store: Store, customer_key: str) -> CustomerValues:
+    row = CustomerValues.objects.select_for_update().filter(store=store, customer_key=customer_key).first()
+    if row is not None:
+        return row
+    try:
+        with transaction.atomic():
+            return CustomerValues.objects.create(store=store, customer_key=customer_key)
+    except IntegrityError:
+        return CustomerValues.objects.select_for_update().get(store=store, customer_key=customer_key)
+
+
+def _derived_apply(row: CustomerValues, derived: r.Derived) -> bool:
+    """Copy the derived values onto the row; True when any changed."""
+    values = {
+        "clv": derived.clv,
+        "total_orders": derived.total_orders,
+        "average_order_value": derived.average_order_value,
+        "last_order_date": derived.last_order_date,
+        "tier": derived.tier,
+        "recency_score": derived.recency_score,
+        "frequency_score": derived.frequency_score,
+        "monetary_score": derived.monetary_score,
+        "rfm_score": derived.rfm_score,
+        "segment": derived.segment,
+        "tags": derived.tags_text,
+    }
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+DERIVED_COLUMNS = (
+    "clv",
+    "total_orders",
+    "average_order_value",
+    "last_order_date",
+    "tier",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "rfm_score",
+    "segment",
+    "tags",
+    "computed_at",
+)
+
+
+def _values_refresh(
+    *, row: CustomerValues, store: Store, rules: r.Rules, now: datetime, pushed_fields: dict[str, Any] | None
+) -> None:
+    orders = _customer_orders(store=store, customer_key=row.customer_key)
+    facts = r.customer_facts(orders, rules=rules, tz=store.tz)
+    derived = r.derive(
+        facts, rules=rules, edges=_edges_for(store=store, rules=rules, now=now), today=_today(store=store, now=now)
+    )
+    _derived_apply(row, derived)
+    row.computed_at = now
+    # Wall-clock times (``now`` may be a logical date): the recompute compares them with its start.
+    row.recorded_at = timezone.now()
+    update = [*DERIVED_COLUMNS, "recorded_at"]
+    if pushed_fields:
+        row.pushed_values = {**(row.pushed_values or {}), **r.fields_wire(pushed_fields)}
+        row.pushed_at = row.recorded_at
+        update += ["pushed_values", "pushed_at"]
+    row.save(update_fields=update)
+
+
+# ---------------------------------------------------------------------------------------------
+# The daily recompute
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class CustomerChange:
+    """One Account whose analytics fields differ from what Salesforce was last sent."""
+
+    store_hash: str
+    customer_key: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+@dataclass
+class RecomputeResult:
+    """What one recompute did, for the audit entry, the command's output and the task's result."""
+
+    dry_run: bool = False
+    stores: int = 0
+    customers: int = 0
+    values_updated: int = 0  # stored derived rows that changed
+    ledger_rows_recounted: int = 0  # ledger rows whose `counted` followed a status-rule edit
+    changed: int = 0  # Accounts whose fields differ from the last push
+    pushed: int = 0
+    failed: int = 0
+    requests: int = 0  # Salesforce requests made
+    method: str = ""  # "collections", "bulk", or "" when nothing was sent
+    bulk_jobs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    changes: list[CustomerChange] = field(default_factory=list)
+    duration_ms: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The counts (no per-customer detail), as stored in the audit entry."""
+        return {
+            "dry_run": self.dry_run,
+            "stores": self.stores,
+            "customers": self.customers,
+            "values_updated": self.values_updated,
+            "ledger_rows_recounted": self.ledger_rows_recounted,
+            "changed": self.changed,
+            "pushed": self.pushed,
+            "failed": self.failed,
+            "requests": self.requests,
+            "method": self.method,
+            "bulk_jobs": self.bulk_jobs,
+            "errors": self.errors,
+            "duration_ms": self.duration_ms,
+        }
+
+    def error_add(self, message: str) -> None:
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(message[:500])
+
+
+@dataclass
+class _Pending:
+    row: CustomerValues  # saved before the push, so its primary key is known then
+    customer_key: str
+    wire: dict[str, Any]  # the full set of current fields, JSON-safe
+    record: dict[str, Any]  # the Salesforce record
+
+
+def analytics_recompute(
+    *,
+    store: Store | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
+) -> RecomputeResult:
+    """Recompute every customer's values from the ledger and push the Accounts that changed.
+
+    Stores: ``store`` or every active store. Changed Accounts go in sObject Collections of
+    200 (one request each), or in one Bulk API 2.0 job when more changed than the
+    ``analytics_bulk_min_changes`` threshold. Pushed values are remembered; failures are
+    counted and retried by the next run. One audit entry records the counts. With
+    ``dry_run`` nothing is written or sent: the result says what would change.
+    """
+    started = time.monotonic()
+    now = now or timezone.now()
+    started_at = timezone.now()
+    result = RecomputeResult(dry_run=dry_run)
+    rules = rules_current()
+    stores = [store] if store is not None else list(Store.objects.filter(is_active=True).order_by("pk"))
+    pending: list[_Pending] = []
+    for current in stores:
+        result.stores += 1
+        pending += _store_recompute(
+            store=current,
+            rules=rules,
+            now=now,
+            dry_run=dry_run,
+            result=result,
+            progress=progress,
+            started_at=started_at,
+        )
+    result.changed = len(pending)
+    if pending and not dry_run and rules.fields_enabled():
+        _push(pending, result=result, started_at=started_at, progress=progress)
+    result.duration_ms = int((time.monotonic() - started) * 1000)
+    if not dry_run:
+        _audit(result=result, store=store)
+    logger.info(
+        "Analytics recompute: %s customers, %s changed, %s pushed, %s failed, %s requests%s",
+        result.customers,
+        result.changed,
+        result.pushed,
+        result.failed,
+        result.requests,
+        " (dry run)" if dry_run else "",
+    )
+    return result
+
+
+def _store_recompute(
+    *,
+    store: Store,
+    rules: r.Rules,
+    now: datetime,
+    dry_run: bool,
+    result: RecomputeResult,
+    progress: ProgressCallback | None,
+    started_at: datetime,
+) -> list[_Pending]:
+    facts, stale = _store_facts(store=store, rules=rules)
+    today = _today(store=store, now=now)
+    edges: r.QuintileEdges | None = None
+    if rules.rfm_mode == r.RFM_QUINTILE:
+        # Recomputed on every run, so the daily schedule keeps quintiles current.
+        edges = r.quintile_edges(facts.values(), today=today)
+        if not dry_run:
+            _edges_save(store=store, edges=edges, customers=sum(1 for f in facts.values() if f.total_orders), now=now)
+    if stale and not dry_run:
+        _counted_update(stale)
+    result.ledger_rows_recounted += len(stale)
+
+    rows = {row.customer_key: row for row in CustomerValues.objects.filter(store=store)}
+    keys = sorted(facts.keys() | rows.keys())
+    empty = r.CustomerFacts(clv=r.ZERO, total_orders=0, last_order_date=None)
+    to_create: list[CustomerValues] = []
+    to_update: list[CustomerValues] = []
+    pending: list[_Pending] = []
+    for index, key in enumerate(keys, start=1):
+        derived = r.derive(facts.get(key, empty), rules=rules, edges=edges, today=today)
+        row = rows.get(key)
+        if row is None:
+            row = CustomerValues(store=store, customer_key=key, computed_at=now)
+            _derived_apply(row, derived)
+            to_create.append(row)
+        elif row.recorded_at is not None and row.recorded_at >= started_at:
+            # An order sync refreshed (and pushed) this customer while we ran: its values are fresher.
+            continue
+        elif _derived_apply(row, derived):
+            row.computed_at = now
+            to_update.append(row)
+        fields = r.account_fields(derived, rules=rules)
+        diff = r.fields_changed(fields, row.pushed_values)
+        if diff:
+            wire = r.fields_wire(fields)
+            if len(result.changes) < MAX_CHANGES_KEPT:
+                before = {name: (row.pushed_values or {}).get(name) for name in diff}
+                result.changes.append(CustomerChange(store.store_hash, key, before, diff))
+            pending.append(_Pending(row=row, customer_key=key, wire=wire, record=_record(key, fields)))
+        if progress and (index % 500 == 0 or index == len(keys)):
+            progress(f"recompute {store.store_hash}", index, len(keys))
+    result.customers += len(keys)
+    result.values_updated += len(to_create) + len(to_update)
+    if not dry_run:
+        with transaction.atomic():
+            CustomerValues.objects.bulk_create(to_create, batch_size=WRITE_BATCH)
+            _rows_update(to_update, DERIVED_COLUMNS, unless_recorded_since=started_at)
+    return pending
+
+
+def _counted_update(stale: list[tuple[int, bool]]) -> None:
+    with transaction.atomic():
+        for counts in (True, False):
+            ids = [row_id for row_id, value in stale if value is counts]
+            for start in range(0, len(ids), WRITE_BATCH):
+                LedgerEntry.objects.filter(pk__in=ids[start : start + WRITE_BATCH]).update(counted=counts)
+
+
+def _record(customer_key: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A Collections record: money as JSON numbers at the wire only."""
+    record: dict[str, Any] = {"attributes": {"type": "Account"}, ACCOUNT_EXTERNAL_ID: customer_key}
+    for name, value in fields.items():
+        record[name] = float(r.money(value)) if isinstance(value, Decimal) else value
+    return record
+
+
+def _bulk_row(customer_key: str, wire: dict[str, Any]) -> dict[str, str]:
+    """A Bulk API 2.0 CSV row: an empty cell leaves a field unchanged, ``#N/A`` clears it."""
+    row = {ACCOUNT_EXTERNAL_ID: customer_key}
+    for name, value in wire.items():
+        row[name] = "#N/A" if value is None or value == "" else str(value)
+    return row
+
+
+def _push(
+    pending: list[_Pending],
+    *,
+    result: RecomputeResult,
+    started_at: datetime,
+    progress: ProgressCallback | None,
+) -> None:
+    threshold = int(config.threshold(BULK_THRESHOLD_KEY))
+    raced = _recorded_since(pending, started_at=started_at)
+    if raced:
+        # An order sync recorded (and sent) these customers while we computed: ours are older.
+        keys = {item.customer_key for item in pending if item.row.pk in raced}
+        pending = [item for item in pending if item.row.pk not in raced]
+        result.changes = [change for change in result.changes if change.customer_key not in keys]
+        result.changed -= len(raced)
+    if not pending:
+        return
+    succeeded: list[_Pending] = []
+    with salesforce_calls_counted() as counter:
+        if len(pending) > threshold:
+            result.method = "bulk"
+            succeeded = _push_bulk(pending, result=result)
+        else:
+            result.method = "collections"
+            succeeded = _push_collections(pending, result=result, progress=progress)
+    result.requests += counter.count
+    result.pushed += len(succeeded)
+    result.failed += len(pending) - len(succeeded)
+    _pushed_remember(succeeded, started_at=started_at)
+
+
+def _recorded_since(pending: list[_Pending], *, started_at: datetime) -> set[int]:
+    ids = [item.row.pk for item in pending]
+    raced: set[int] = set()
+    for start in range(0, len(ids), WRITE_BATCH):
+        raced.update(
+            CustomerValues.objects.filter(
+                pk__in=ids[start : start + WRITE_BATCH], recorded_at__gte=started_at
+            ).values_list("pk", flat=True)
+        )
+    return raced
+
+
+def _push_collections(
+    pending: list[_Pending], *, result: RecomputeResult, progress: ProgressCallback | None
+) -> list[_Pending]:
+    client = salesforce_client()
+    succeeded: list[_Pending] = []
+    chunks = math.ceil(len(pending) / COLLECTION_SIZE)
+    for number in range(chunks):
+        chunk = pending[number * COLLECTION_SIZE : (number + 1) * COLLECTION_SIZE]
+        try:
+            answers = client.collections_upsert(
+                "Account", ACCOUNT_EXTERNAL_ID, [item.record for item in chunk], all_or_none=False
+            )
+        except SalesforceError as error:
+            # A whole-request failure (network, limits, login) will hit the next chunks too:
+            # stop here; the unsent Accounts stay "changed" and go with the next run.
+            result.error_add(f"{error.code or error.status}: {error.message}")
+            logger.warning("Analytics push stopped at chunk %s of %s: %s", number + 1, chunks, error.code)
+            break
+        for item, answer in zip(chunk, answers, strict=False):
+            if answer.get("success"):
+                succeeded.append(item)
+            else:
+                errors = answer.get("errors") or [{}]
+                first = errors[0]
+                result.error_add(f"{item.customer_key}: {first.get('statusCode', '')} {first.get('message', '')}")
+        if progress:
+            progress("push", min((number + 1) * COLLECTION_SIZE, len(pending)), len(pending))
+    return succeeded
+
+
+def _push_bulk(pending: list[_Pending], *, result: RecomputeResult) -> list[_Pending]:
+    bulk = salesforce_client().simple().bulk2.Account
+    rows = [_bulk_row(item.customer_key, item.wire) for item in pending]
+    try:
+        answers = bulk.upsert(records=rows, external_id_field=ACCOUNT_EXTERNAL_ID, wait=BULK_POLL_SECONDS)
+        failed_keys: set[str] = set()
+        for answer in answers:
+            job_id = answer["job_id"]
+            result.bulk_jobs.append(job_id)
+            if int(answer.get("numberRecordsFailed") or 0):
+                failed_keys |= _bulk_keys(bulk.get_failed_records(job_id), result=result)
+            if int(answer.get("numberRecordsProcessed") or 0) < int(answer.get("numberRecordsTotal") or 0):
+                failed_keys |= _bulk_keys(bulk.get_unprocessed_records(job_id), result=None)
+    # simple-salesforce raises its own exception types (and requests' ones) from bulk2; whatever
+    # the cause, the job's Accounts stay "changed" and the next run sends them again.
+    except Exception as error:
+        result.error_add(f"bulk job failed: {type(error).__name__}: {str(error)[:300]}")
+        logger.warning("Analytics bulk push failed: %s", type(error).__name__)
+        return []
+    return [item for item in pending if item.customer_key not in failed_keys]
+
+
+def _bulk_keys(text: str, *, result: RecomputeResult | None) -> set[str]:
+    keys: set[str] = set()
+    for row in csv.DictReader(io.StringIO(text or "")):
+        key = row.get(ACCOUNT_EXTERNAL_ID) or ""
+        keys.add(key)
+        if result is not None:
+            result.error_add(f"{key}: {row.get('sf__Error', '')}")
+    return keys
+
+
+def _pushed_remember(succeeded: Iterable[_Pending], *, started_at: datetime) -> None:
+    """Store what Salesforce now holds for each Account pushed."""
+    items = list(succeeded)
+    pushed_at = timezone.now()
+    by_id = {item.row.pk: item for item in items}
+    with transaction.atomic():
+        for start in range(0, len(items), WRITE_BATCH):
+            ids = [item.row.pk for item in items[start : start + WRITE_BATCH]]
+            rows = list(CustomerValues.objects.filter(pk__in=ids).only("id", "pushed_values", "recorded_at"))
+            for row in rows:
+                if row.recorded_at is not None and row.recorded_at >= started_at:
+                    # An order sync wrote this Account while we pushed; which write landed last is
+                    # unknown, so forget the state and let the next run send the values again.
+                    row.pushed_values = None
+                else:
+                    row.pushed_values = {**(row.pushed_values or {}), **by_id[row.pk].wire}
+                row.pushed_at = pushed_at
+            _rows_update(rows, ("pushed_values", "pushed_at"))
+
+
+def _rows_update(
+    rows: list[CustomerValues], columns: Iterable[str], *, unless_recorded_since: datetime | None = None
+) -> None:
+    """UPDATE each row's ``columns`` by primary key in one executemany.
+
+    With ``unless_recorded_since``, rows an order sync recorded after that moment keep the
+    order sync's (fresher) values.
+
+    ``bulk_update`` builds a CASE expression per column and row, which costs seconds for a
+    few thousand rows; a prepared statement run per row costs milliseconds. Values are
+    adapted by the fields themselves, so JSON and datetimes are stored as the ORM would.
+    """
+    if not rows:
+        return
+    meta = CustomerValues._meta
+    fields = [meta.get_field(name) for name in columns]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    guard: list[Any] = []
+    if unless_recorded_since is not None:
+        recorded = meta.get_field("recorded_at")
+        sql += f" AND ({quote(recorded.column)} IS NULL OR {quote(recorded.column)} < %s)"
+        guard = [recorded.get_db_prep_save(unless_recorded_since, connection)]
+    params = [
+        [*(field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields), row.pk, *guard]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _audit(*, result: RecomputeResult, store: Store | None) -> None:
+    audit_record(
+        operation=AuditLog.Operation.ANALYTICS_RECOMPUTE,
+        store=store,
+        bigcommerce_id="",
+        status=AuditLog.Status.FAILED if result.failed else AuditLog.Status.SUCCESS,
+        error="; ".join(result.errors[:3]) if result.failed else "",
+        duration_ms=result.duration_ms,
+        salesforce_api_calls=result.requests,
+        details=result.summary(),
+    )

@@ -1,0 +1,132 @@
+"""End to end: the BigCommerce stand-in abandons 100 carts and converts 30; a live b2s and a real
+django-q2 cluster turn them into exactly the expected Opportunities, Leads and Tasks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.apps import apps as django_apps
+
+from audit.models import AuditLog
+from recovery.models import Cart
+from sync.models import Store, WebhookEvent
+from sync.seeds import seed_apply
+from tests.e2e.conftest import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+SECRET = "e2e-recovery-secret-0123456789"
+SCOPES = ("store/cart/abandoned", "store/cart/converted", "store/order/created")
+
+
+@pytest.fixture
+def store(bigcommerce_sandbox, live_server, transactional_db) -> Store:
+    seed_apply(django_apps)  # a transactional test starts from whatever the previous one flushed
+    store = Store.objects.create(
+        name="Sandbox",
+        store_hash=bigcommerce_sandbox.app.store_hash,
+        store_id=bigcommerce_sandbox.app.store_id,
+        api_base_url=bigcommerce_sandbox.url,
+        access_token="sandbox-token",
+        webhook_auth_mode=Store.WebhookAuth.HEADER,
+        webhook_header_name="X-B2S-Webhook-Secret",
+        webhook_secret=SECRET,
+    )
+    for scope in SCOPES:
+        bigcommerce_sandbox.app.hook_create(
+            scope,
+            f"{live_server.url}/webhooks/bigcommerce/{store.store_hash}/",
+            headers={"X-B2S-Webhook-Secret": SECRET},
+        )
+    return store
+
+
+def settled(cluster, expected: int) -> bool:
+    """``expected`` events stored, and every one at an end state."""
+    if cluster.process.poll() is not None:
+        pytest.fail(f"qcluster died:\n{cluster.log()}")
+    rows = list(WebhookEvent.objects.values_list("status", "next_attempt_at"))
+    return len(rows) >= expected and not any(s in ("pending", "processing") or n for s, n in rows)
+
+
+def _money(value) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def test_one_hundred_carts_abandoned_thirty_converted(store, qcluster, bigcommerce_sandbox, salesforce_sandbox):
+    bc, sf = bigcommerce_sandbox.app, salesforce_sandbox.app
+    customers = [
+        bc.customer_create(first_name=f"Reg{i}", last_name="Shopper", email=f"reg{i}@example.com") for i in range(10)
+    ]
+    # 100 carts: registered and guest, above and below 100 (both edges), and some nobody can follow up.
+    carts, expect = [], {}
+    for i in range(100):
+        value = ["100.00", "99.99", "250.00", "40.00", "500.01"][i % 5]
+        spec = {"currency_code": "USD", "items": [{"name": f"Item {i}", "sku": f"SKU-{i}", "list_price": value}]}
+        if i % 10 == 0:
+            spec["customer_id"] = customers[i // 10]["id"]
+        elif i % 7 == 3:
+            spec.update(customer_id=0, email="")  # no email, no customer: skipped
+        else:
+            spec.update(customer_id=0, email=f"guest{i}@example.com")
+        cart = bc.cart_create(spec)
+        carts.append(cart)
+        if spec.get("email") == "":
+            expect[cart["id"]] = "skipped"
+        else:
+            expect[cart["id"]] = "Opportunity" if Decimal(value) >= 100 else "Lead"
+
+    for cart in carts:
+        bc.cart_abandon(cart["id"])
+    bc.deliveries_wait(timeout=60)
+    wait_for(lambda: settled(qcluster, 100), timeout=120, what="100 abandonments")
+
+    statuses = Counter(WebhookEvent.objects.filter(scope="store/cart/abandoned").values_list("status", flat=True))
+    skipped = [cid for cid, kind in expect.items() if kind == "skipped"]
+    assert statuses == Counter({"done": 100 - len(skipped), "skipped": len(skipped)}), qcluster.log()
+
+    # 30 carts are bought: 27 followed-up ones and 3 that were skipped.
+    followed = [c["id"] for c in carts if expect[c["id"]] != "skipped"]
+    bought = followed[:27] + skipped[:3]
+    orders = {cart_id: bc.cart_convert(cart_id) for cart_id in bought}
+    bc.deliveries_wait(timeout=60)
+    wait_for(lambda: settled(qcluster, 100 + 2 * len(bought)), timeout=120, what="30 conversions and their orders")
+    conversions = Counter(WebhookEvent.objects.filter(scope="store/cart/converted").values_list("status", flat=True))
+    assert conversions == Counter({"done": 27, "skipped": 3}), qcluster.log()
+
+    opportunities = {o["Cart_ID__c"]: o for o in sf.records("Opportunity")}
+    leads = {lead["AbandonedCartId__c"]: lead for lead in sf.records("Lead")}
+    tasks = {t["BigCommerceCartId__c"]: t for t in sf.records("Task")}
+    key = store.external_id
+    assert set(opportunities) == {key(c) for c, kind in expect.items() if kind == "Opportunity"}
+    assert set(leads) == {key(c) for c, kind in expect.items() if kind == "Lead"}
+    assert set(tasks) == {key(c) for c in followed}
+    assert len(sf.records("Task")) == len(followed)  # one Task per cart, never two
+    for cart_id in followed:
+        won = cart_id in orders
+        task = tasks[key(cart_id)]
+        assert task["Status"] == ("Completed" if won else "Not Started"), cart_id
+        if expect[cart_id] == "Opportunity":
+            opportunity = opportunities[key(cart_id)]
+            assert opportunity["StageName"] == ("Closed Won" if won else "Prospecting"), cart_id
+            assert task["WhatId"] == opportunity["Id"]
+            if won:
+                assert _money(opportunity["Amount"]) == _money(orders[cart_id]["total_inc_tax"])
+        else:
+            lead = leads[key(cart_id)]
+            assert lead["Status"] == ("Closed - Converted" if won else "Open - Not Contacted"), cart_id
+            assert task["WhoId"] == lead["Id"]
+    assert len(sf.platform_events("BigCommerce_Cart_Abandoned__e")) == len(followed)
+
+    local = Counter(Cart.objects.values_list("state", flat=True))
+    assert local == Counter({"open": len(followed) - 27, "converted": 30, "skipped": len(skipped) - 3})
+    # One Salesforce request per cart abandonment and per conversion.
+    for operation, count in (("CART_SYNC", len(followed)), ("CART_CONVERSION", 27)):
+        calls = list(
+            AuditLog.objects.filter(operation=operation, status="success").values_list(
+                "salesforce_api_calls", flat=True
+            )
+        )
+        assert len(calls) == count and set(calls) == {1}, operation

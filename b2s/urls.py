@@ -9,4 +9,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health_view, name="health"),
     path("webhooks/", include("sync.urls")),
+    path("sandbox/", include("b2s.sandbox_page")),
 ]

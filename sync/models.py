@@ -381,3 +381,44 @@ class SyncedOrderItem(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.order_product_id} → {self.salesforce_id}"
+
+
+class BackfillRun(models.Model):
+    """Where a backfill got to, so ``--resume`` continues without duplicating or skipping.
+
+    Orders are walked in ascending id order; ``last_order_id`` is the highest id of the last batch
+    that completed (Salesforce answered and the local state was saved). Orders that failed inside a
+    completed batch are kept in ``failures`` and retried first by a resumed run.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        INTERRUPTED = "interrupted"
+        FAILED = "failed"
+        DONE = "done"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="backfill_runs")
+    filters = models.JSONField(default=dict, help_text="since, until, ids, customers")
+    filters_key = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    last_customer_id = models.PositiveBigIntegerField(default=0)
+    last_order_id = models.PositiveBigIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="Orders matching, when known.")
+    synced = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    customers_synced = models.PositiveIntegerField(default=0)
+    failures = models.JSONField(default=dict, blank=True, help_text="order id → reason, for orders still failing")
+    salesforce_requests = models.PositiveIntegerField(default=0)
+    bigcommerce_requests = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"backfill {self.pk} of {self.store_id} ({self.status}, up to order {self.last_order_id})"

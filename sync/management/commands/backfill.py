@@ -1,0 +1,170 @@
+"""``manage.py backfill``: load a store's order history (and customers) into Salesforce, batched."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TextIO
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from sync.backfill import (
+    BackfillError,
+    BackfillFilters,
+    BackfillProgress,
+    BackfillSummary,
+    backfill_run,
+    filter_date_parse,
+)
+from sync.models import Store
+
+PLAIN_INTERVAL_SECONDS = 10.0
+BAR_WIDTH = 30
+FAILURES_SHOWN = 20
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class ProgressPrinter:
+    """A bar redrawn in place on a terminal; plain lines every few seconds otherwise (logs, CI)."""
+
+    def __init__(self, stream: TextIO, *, tty: bool, interval: float = PLAIN_INTERVAL_SECONDS) -> None:
+        self.stream = stream
+        self.tty = tty
+        self.interval = interval
+        self._last_line = 0.0
+        self._drawn = False
+
+    def __call__(self, state: BackfillProgress) -> None:
+        total = f"/{state.total}" if state.total is not None else ""
+        counts = f"{state.synced} synced, {state.unchanged} unchanged, {state.skipped} skipped, {state.failed} failed"
+        rate = f"{state.rate:.1f}/s"
+        if self.tty:
+            share = min(state.done / state.total, 1.0) if state.total else 0.0
+            filled = int(share * BAR_WIDTH)
+            bar = "#" * filled + "." * (BAR_WIDTH - filled)
+            self.stream.write(
+                f"\r{state.phase:<9} [{bar}] {state.done}{total} {rate} ETA {_duration(state.eta_seconds)}  {counts}\033[K"
+            )
+            self.stream.flush()
+            self._drawn = True
+            return
+        now = time.monotonic()
+        finished = state.total is not None and state.done >= state.total
+        if now - self._last_line >= self.interval or finished:
+            self._last_line = now
+            percent = f" ({100 * state.done / state.total:.0f}%)" if state.total else ""
+            eta = f", ETA {_duration(state.eta_seconds)}" if state.eta_seconds is not None else ""
+            self.stream.write(f"backfill {state.phase}: {state.done}{total}{percent}, {rate}{eta}; {counts}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a store's order history into Salesforce in batches (a few requests per 250 orders), with a "
+        "checkpoint so --resume continues after an interruption. Analytics are recomputed once at the end."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--store", required=True, metavar="HASH", help="The store's hash.")
+        parser.add_argument("--since", help="Orders created on or after this date (YYYY-MM-DD, store time zone).")
+        parser.add_argument("--until", help="Orders created on or before this date (YYYY-MM-DD, inclusive).")
+        parser.add_argument("--ids", help="Only these order ids, e.g. 101,102,250.")
+        parser.add_argument("--customers", action="store_true", help="Also every registered customer (first).")
+        parser.add_argument("--dry-run", action="store_true", help="Walk and count; write nothing.")
+        parser.add_argument("--resume", action="store_true", help="Continue the last unfinished run (same filters).")
+        parser.add_argument(
+            "--events", action="store_true", help="Publish platform events for history too (off by default)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            store = Store.objects.get(store_hash=options["store"])
+        except Store.DoesNotExist:
+            raise CommandError(f"No store with hash {options['store']!r}.") from None
+        try:
+            filters = BackfillFilters(
+                since=filter_date_parse(options["since"], store=store) if options["since"] else None,
+                until=filter_date_parse(options["until"], store=store, end=True) if options["until"] else None,
+                ids=tuple(sorted({int(part) for part in (options["ids"] or "").split(",") if part.strip()})),
+                customers=options["customers"],
+            )
+        except ValueError as error:
+            raise CommandError(f"--ids takes order ids separated by commas ({error}).") from None
+        except BackfillError as error:
+            raise CommandError(str(error)) from None
+        printer = ProgressPrinter(self.stdout, tty=self.stdout.isatty())
+        try:
+            summary = backfill_run(
+                store=store,
+                filters=filters,
+                dry_run=options["dry_run"],
+                resume=options["resume"],
+                events=options["events"],
+                progress=printer,
+            )
+        except BackfillError as error:
+            printer.close()
+            raise CommandError(str(error)) from None
+        except KeyboardInterrupt:
+            printer.close()
+            raise CommandError(
+                "Interrupted. The checkpoint is saved: run the same command with --resume to continue."
+            ) from None
+        except Exception as error:
+            printer.close()
+            raise CommandError(
+                f"The backfill stopped: {error}. The checkpoint is saved: fix the cause, then run the same "
+                "command with --resume."
+            ) from None
+        printer.close()
+        self._summary(summary)
+
+    def _summary(self, summary: BackfillSummary) -> None:
+        write = self.stdout.write
+        title = "Backfill dry run" if summary.dry_run else f"Backfill {summary.run_id} done"
+        if summary.resumed_from:
+            title += f" (resumed after order {summary.resumed_from})"
+        write(f"{title} in {_duration(summary.seconds)}:")
+        if summary.dry_run:
+            write(f"  orders: {summary.synced} new, {summary.unchanged} already synced, {summary.skipped} skipped")
+        else:
+            write(
+                f"  orders: {summary.synced} synced, {summary.unchanged} unchanged, {summary.skipped} skipped, "
+                f"{len(summary.failed)} failed"
+            )
+        if summary.customers_synced or summary.customers_failed:
+            write(f"  customers: {summary.customers_synced} synced, {len(summary.customers_failed)} failed")
+        rate = summary.orders / summary.seconds if summary.seconds else 0.0
+        write(
+            f"  requests: {summary.salesforce_requests} Salesforce, {summary.bigcommerce_requests} BigCommerce; "
+            f"{rate:.1f} orders/s"
+        )
+        if summary.live_resynced:
+            write(f"  live webhooks re-run after overlapping the backfill: {summary.live_resynced}")
+        for label, reasons in (("skipped", summary.skip_reasons), ("failed", summary.failed)):
+            for order_id, reason in list(reasons.items())[:FAILURES_SHOWN]:
+                write(f"  {label} order {order_id}: {reason}")
+            if len(reasons) > FAILURES_SHOWN:
+                write(f"  ... and {len(reasons) - FAILURES_SHOWN} more {label}")
+        for customer_id, reason in list(summary.customers_failed.items())[:FAILURES_SHOWN]:
+            write(f"  failed customer {customer_id}: {reason}")
+        analytics = summary.analytics
+        if analytics is not None:
+            write(
+                f"  analytics: {analytics.customers} customers recomputed, {analytics.pushed} Accounts updated "
+                f"({analytics.requests} requests)"
+            )
+        if summary.failed:
+            write("  Run again with --resume to retry the failed orders.")

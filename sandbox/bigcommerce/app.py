@@ -31,6 +31,7 @@ from sandbox.bigcommerce import generator, ops, render
 from sandbox.bigcommerce.limits import Faults, Quota, RateLimiter
 from sandbox.bigcommerce.store import (
     ORDER_STATUSES,
+    ZERO,
     Cart,
     Coupon,
     Customer,
@@ -99,6 +100,16 @@ ORDER_UPDATE_FIELDS = {
     "cart_id",
     "date_modified",
 }
+CART_UPDATE_FIELDS = {
+    "items",
+    "email",
+    "customer_id",
+    "discount_amount",
+    "coupon_code",
+    "coupon_discount",
+    "updated_time",
+}
+CART_ITEM_UPDATE_FIELDS = {"id", "quantity", "list_price", "sale_price"}
 CUSTOMER_UPDATE_FIELDS = {
     "email",
     "first_name",
@@ -164,6 +175,7 @@ CONTROL_RULES = Map(
         Rule("/__sandbox__/customers", endpoint="customer_create", methods=["POST"]),
         Rule("/__sandbox__/customers/<int:customer_id>", endpoint="customer_update", methods=["POST"]),
         Rule("/__sandbox__/carts", endpoint="cart_create", methods=["POST"]),
+        Rule("/__sandbox__/carts/<cart_id>", endpoint="cart_update", methods=["POST"]),
         Rule("/__sandbox__/carts/<cart_id>/abandon", endpoint="cart_abandon", methods=["POST"]),
         Rule("/__sandbox__/carts/<cart_id>/convert", endpoint="cart_convert", methods=["POST"]),
         Rule("/__sandbox__/hooks/<int:hook_id>", endpoint="hook_signing_set", methods=["POST"]),
@@ -738,7 +750,10 @@ class BigCommerceSandbox:
         return body
 
     def cart_create(self, spec: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-        """Open a cart (what the spec leaves out is generated); fires store/cart/created. Returns the v3 cart."""
+        """Open a cart (what the spec leaves out is generated); fires store/cart/created and store/cart/updated.
+
+        Returns the v3 cart.
+        """
         merged = {**(spec or {}), **fields}
         with self._lock:
             try:
@@ -751,8 +766,138 @@ class BigCommerceSandbox:
                 raise ControlError(400, f"cart {cart.id} exists")
             self._data.carts[cart.id] = cart
             body = render.cart_v3(cart)
-        self._fire([("store/cart/created", {"type": "cart", "id": cart.id})])
+        # BigCommerce: "Cart creation also fires the store/cart/updated webhook".
+        self._fire(
+            [
+                ("store/cart/created", {"type": "cart", "id": cart.id}),
+                ("store/cart/updated", {"type": "cart", "id": cart.id}),
+            ]
+        )
         return body
+
+    def cart_get(self, cart_id: str) -> dict[str, Any]:
+        """The cart as ``GET /v3/carts/{id}`` gives its ``data`` (ControlError 404 when unknown or converted)."""
+        with self._lock:
+            return render.cart_v3(self._cart(cart_id))
+
+    def cart_update(self, cart_id: str, **fields: Any) -> dict[str, Any]:
+        """Change a cart as a shopper or an app would; returns the v3 cart.
+
+        ``items``: line changes, like BigCommerce's cart item endpoints: ``{"id": line, "quantity": n}``
+        (and/or ``list_price``, ``sale_price``) changes a line, quantity 0 removes it; an entry without
+        ``id`` adds a line (the ``cart_create`` item spec); lines not listed stay. ``email``,
+        ``customer_id`` (a registered customer signs in: the cart takes their email), ``discount_amount``,
+        ``coupon_code`` + ``coupon_discount`` (``""`` removes the coupon), ``updated_time`` (default now).
+        The money stays consistent: amounts are recomputed from the lines, and discounts may not exceed
+        them. Fires store/cart/lineItem/created|updated|deleted per changed line
+        (``{"type": "cart_line_item", "id": line, "cartId": cart}``), store/cart/couponApplied
+        (``couponId``) for a new coupon, then store/cart/updated. Removing the last line deletes the cart,
+        as BigCommerce does (store/cart/updated, then store/cart/deleted; ``GET`` answers 404).
+        """
+        unknown = set(fields) - CART_UPDATE_FIELDS
+        if unknown:
+            raise ControlError(400, f"unknown cart fields: {sorted(unknown)}")
+        with self._lock:
+            # Work on a copy: a refused update changes nothing.
+            cart = copy.deepcopy(self._cart(cart_id))
+            try:
+                events = self._cart_apply(cart, fields)
+                updated = date_parse(str(fields["updated_time"])) if fields.get("updated_time") else self._now()
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ControlError(400, str(exc)) from exc
+            cart.version += 1
+            cart.updated_time = max(updated, cart.created_time)
+            events.append(("store/cart/updated", {"type": "cart", "id": cart.id}))
+            if cart.items:
+                self._data.carts[cart.id] = cart
+            else:
+                del self._data.carts[cart.id]
+                events.append(("store/cart/deleted", {"type": "cart", "id": cart.id}))
+            body = render.cart_v3(cart)
+        self._fire(events)
+        return body
+
+    def _cart_apply(self, cart: Cart, fields: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Apply ``cart_update`` fields to ``cart``; answers the line and coupon events to fire."""
+        events: list[tuple[str, dict[str, Any]]] = []
+
+        def line_event(action: str, line_id: str) -> None:
+            events.append(
+                (f"store/cart/lineItem/{action}", {"type": "cart_line_item", "id": line_id, "cartId": cart.id})
+            )
+
+        for entry in fields.get("items") or []:
+            if not isinstance(entry, dict):
+                raise ValueError("each entry of items is an object")
+            if not entry.get("id"):
+                item = generator.cart_item_from_spec(self._data, self._rng, cart.currency_code, entry)
+                cart.items.append(item)
+                line_event("created", item.id)
+                continue
+            unknown = set(entry) - CART_ITEM_UPDATE_FIELDS
+            if unknown:
+                raise ValueError(f"unknown cart item fields: {sorted(unknown)}")
+            item = next((line for line in cart.items if line.id == str(entry["id"])), None)
+            if item is None:
+                raise ControlError(404, f"no line item {entry['id']} in cart {cart.id}")
+            if int(entry.get("quantity", item.quantity)) == 0:
+                cart.items.remove(item)
+                line_event("deleted", item.id)
+                continue
+            quantity = int(entry.get("quantity", item.quantity))
+            if quantity < 0:
+                raise ValueError("quantity cannot be negative")
+            item.quantity = quantity
+            for key in ("list_price", "sale_price"):
+                if key in entry:
+                    price = money(entry[key])
+                    if price <= 0:
+                        raise ValueError(f"{key} must be positive")
+                    setattr(item, key, price)
+            if item.kind == "custom" and "list_price" in entry:
+                item.sale_price = item.list_price  # a custom item has one price
+            line_event("updated", item.id)
+        if "customer_id" in fields:
+            customer_id = int(fields["customer_id"] or 0)
+            if customer_id:
+                customer = self._data.customers.get(customer_id)
+                if customer is None:
+                    raise ValueError(f"no customer {customer_id}")
+                cart.email = customer.email
+            cart.customer_id = customer_id
+        if "email" in fields:
+            email = str(fields["email"] or "").strip()
+            if email and "@" not in email:
+                raise ValueError(f"email {email!r} is invalid")
+            cart.email = email
+        if "discount_amount" in fields:
+            cart.discount_amount = money(fields["discount_amount"])
+            if cart.discount_amount < 0:
+                raise ValueError("discount_amount cannot be negative")
+        if "coupon_code" in fields or "coupon_discount" in fields:
+            code = str(fields.get("coupon_code", cart.coupon_code) or "")
+            if not code:
+                cart.coupon_code, cart.coupon_discount, cart.coupon_id = "", ZERO, 0
+            else:
+                discount = money(fields.get("coupon_discount", cart.coupon_discount or "5.00"))
+                if discount < 0:
+                    raise ValueError("coupon_discount cannot be negative")
+                applied = code != cart.coupon_code
+                cart.coupon_code, cart.coupon_discount = code, discount
+                cart.coupon_id = 1 + sum(map(ord, code)) % 50  # as cart_create numbers coupons
+                if applied:
+                    events.append(
+                        ("store/cart/couponApplied", {"type": "cart", "id": cart.id, "couponId": cart.coupon_id})
+                    )
+        if not cart.items:
+            # BigCommerce deletes a cart whose last line is removed; nothing is left to discount.
+            cart.discount_amount, cart.coupon_code, cart.coupon_discount, cart.coupon_id = ZERO, "", ZERO, 0
+        elif cart.cart_amount < 0:
+            raise ValueError(
+                f"the discounts ({cart.discount_amount + cart.coupon_discount}) exceed the cart's items "
+                f"({cart.base_amount})"
+            )
+        return events
 
     def cart_abandon(self, cart_id: str) -> dict[str, Any]:
         """Declare a cart abandoned (BigCommerce does so after an hour unchanged); fires store/cart/abandoned."""
@@ -1629,6 +1774,9 @@ class BigCommerceSandbox:
 
     def _control_cart_create(self, body: Any) -> Any:
         return self.cart_create(self._object(body))
+
+    def _control_cart_update(self, body: Any, cart_id: str) -> Any:
+        return self.cart_update(cart_id, **self._object(body))
 
     def _control_cart_abandon(self, body: Any, cart_id: str) -> Any:
         return self.cart_abandon(cart_id)

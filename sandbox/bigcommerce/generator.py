@@ -724,35 +724,8 @@ def cart_from_spec(data: StoreData, rng: random.Random, spec: dict[str, Any], *,
     if currency not in PRICE_RATE:
         raise ValueError(f"currency_code must be one of {sorted(PRICE_RATE)}")
     items: list[CartItem] = []
-    catalog = {product.id: product for product in data.catalog}
     if "items" in spec:
-        for entry in spec["items"]:
-            product = catalog.get(int(entry.get("product_id") or 0))
-            quantity = int(entry.get("quantity", 1))
-            if quantity < 1:
-                raise ValueError("quantity must be at least 1")
-            if product is None and not entry.get("name"):
-                raise ValueError("an item not in the sandbox catalog needs a name and a list_price")
-            default_price = money(product.price * PRICE_RATE[currency]) if product else None
-            list_price = money(entry.get("list_price", default_price if default_price is not None else "0"))
-            if list_price <= 0:
-                raise ValueError("an item needs a positive list_price")
-            if product is None and not entry.get("product_id"):
-                items.append(
-                    CartItem(
-                        uuid_from(rng),
-                        0,
-                        0,
-                        str(entry.get("sku", "")),
-                        str(entry["name"]),
-                        quantity,
-                        list_price,
-                        list_price,
-                        "custom",
-                    )
-                )
-                continue
-            items.append(_cart_item(rng, product, currency, quantity, entry, list_price))
+        items = [cart_item_from_spec(data, rng, currency, entry) for entry in spec["items"]]
     else:
         for _ in range(weighted(rng, {1: 35, 2: 35, 3: 20, 4: 10})):
             if items and rng.random() < 0.08:
@@ -797,6 +770,33 @@ def cart_from_spec(data: StoreData, rng: random.Random, spec: dict[str, Any], *,
     if cart.cart_amount < 0:
         raise ValueError("discounts exceed the cart's amount")
     return cart
+
+
+def cart_item_from_spec(data: StoreData, rng: random.Random, currency: str, entry: dict[str, Any]) -> CartItem:
+    """One cart line from ``{product_id?, variant_id?, name, sku, quantity, list_price, sale_price}``.
+
+    No ``product_id`` makes a custom item (it needs a name and a list_price); a catalog product's price
+    defaults to its catalog price in ``currency``.
+    """
+    if not isinstance(entry, dict):
+        raise ValueError("a cart item is an object")
+    catalog = {product.id: product for product in data.catalog}
+    product = catalog.get(int(entry.get("product_id") or 0))
+    quantity = int(entry.get("quantity", 1))
+    if quantity < 1:
+        raise ValueError("quantity must be at least 1")
+    if product is None and not entry.get("name"):
+        raise ValueError("an item not in the sandbox catalog needs a name and a list_price")
+    default_price = money(product.price * PRICE_RATE[currency]) if product else None
+    list_price = money(entry.get("list_price", default_price if default_price is not None else "0"))
+    if list_price <= 0:
+        raise ValueError("an item needs a positive list_price")
+    if product is None and not entry.get("product_id"):
+        sku, name = str(entry.get("sku", "")), str(entry["name"])
+        return CartItem(uuid_from(rng), 0, 0, sku, name, quantity, list_price, list_price, "custom")
+    if product is None:
+        raise ValueError(f"no product {entry.get('product_id')} in the sandbox catalog")
+    return _cart_item(rng, product, currency, quantity, entry, list_price)
 
 
 def _cart_item(

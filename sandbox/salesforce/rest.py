@@ -29,7 +29,17 @@ JSON_TYPE = "application/json;charset=UTF-8"
 CSV_TYPE = "text/csv"
 COMPOSITE_MAX = 25
 COMPOSITE_HEAVY_MAX = 5  # query and collections subrequests in one composite request
+# Composite graph limits (REST API guide, "Composite Graph Limits"): per request 75 graphs, 500 nodes,
+# 15 different nodes (API version + HTTP method + object); a graph at most 15 deep; after 14 failed
+# graphs the remaining ones are halted.
+GRAPHS_MAX = 75
 GRAPH_NODES_MAX = 500
+GRAPH_DEPTH_MAX = 15
+GRAPH_NODE_KINDS_MAX = 15
+GRAPH_FAILURES_MAX = 14
+GRAPH_HALTED_MESSAGE = (
+    f"Processing halted: more than {GRAPH_FAILURES_MAX} graphs of this request failed, so this graph was not run."
+)
 COLLECTION_MAX = 200
 REFERENCE_ID = re.compile(r"^[A-Za-z0-9_]+$")
 REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
@@ -522,6 +532,12 @@ class DataApi:
         graphs = body.get("graphs") if isinstance(body, dict) else None
         if not isinstance(graphs, list) or not graphs:
             raise ApiError(400, "JSON_PARSER_ERROR", "Composite graph: graphs (a non-empty list) is required")
+        if len(graphs) > GRAPHS_MAX:
+            raise ApiError(
+                400,
+                "LIMIT_EXCEEDED",
+                f"Composite graph: {len(graphs)} graphs exceed the maximum of {GRAPHS_MAX} graphs in one request",
+            )
         total = 0
         seen: set[str] = set()
         for graph in graphs:
@@ -538,6 +554,28 @@ class DataApi:
                 "LIMIT_EXCEEDED",
                 f"Composite graph: {total} nodes exceed the maximum of {GRAPH_NODES_MAX} nodes in one request",
             )
+        # Every graph is checked before any runs: a refused request writes nothing.
+        checked = [
+            (graph, self._subrequests(graph, limit=GRAPH_NODES_MAX, label=f"Graph {graph['graphId']}"))
+            for graph in graphs
+        ]
+        for graph, requests in checked:
+            depth = _graph_depth(requests)
+            if depth > GRAPH_DEPTH_MAX:
+                raise ApiError(
+                    400,
+                    "LIMIT_EXCEEDED",
+                    f"Composite graph: graph {graph['graphId']} has a depth of {depth}, more than the maximum of "
+                    f"{GRAPH_DEPTH_MAX}",
+                )
+        kinds = {_node_kind(item, self.org) for _, requests in checked for item in requests}
+        if len(kinds) > GRAPH_NODE_KINDS_MAX:
+            raise ApiError(
+                400,
+                "LIMIT_EXCEEDED",
+                f"Composite graph: {len(kinds)} different nodes (API version, HTTP method and object) exceed the "
+                f"maximum of {GRAPH_NODE_KINDS_MAX} in one request",
+            )
 
         def allowed(sub: Call) -> str | None:
             if sub.segments[:1] == ["sobjects"]:
@@ -545,9 +583,19 @@ class DataApi:
             return f"Composite graph supports sObject resources only: {'/'.join(sub.segments)}"
 
         answers = []
-        for graph in graphs:
-            requests = self._subrequests(graph, limit=GRAPH_NODES_MAX, label=f"Graph {graph['graphId']}")
-            responses, ok = self._run_composite(requests, call.version, all_or_none=True, allowed=allowed)
+        failures = 0
+        for graph, requests in checked:
+            if failures > GRAPH_FAILURES_MAX:
+                # Salesforce stops after too many failed graphs; the rest are not run.
+                halted = [{"errorCode": "PROCESSING_HALTED", "message": GRAPH_HALTED_MESSAGE}]
+                responses = [
+                    {"body": halted, "httpHeaders": {}, "httpStatusCode": 400, "referenceId": item["referenceId"]}
+                    for item in requests
+                ]
+                ok = False
+            else:
+                responses, ok = self._run_composite(requests, call.version, all_or_none=True, allowed=allowed)
+                failures += 0 if ok else 1
             answers.append(
                 {"graphId": graph["graphId"], "graphResponse": {"compositeResponse": responses}, "isSuccessful": ok}
             )
@@ -919,6 +967,26 @@ def _substitute(value: Any, results: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [_substitute(item, results) for item in value]
     return value
+
+
+def _graph_depth(requests: list[dict[str, Any]]) -> int:
+    """The longest chain of ``@{reference}`` dependencies among a graph's nodes (a lone node is 1 deep)."""
+    depth: dict[str, int] = {}
+    for item in requests:
+        text = json.dumps([item.get("url"), item.get("body")])
+        parents = [depth[match[0]] for match in REFERENCE.findall(text) if match[0] in depth]
+        depth[item["referenceId"]] = 1 + max(parents, default=0)
+    return max(depth.values(), default=0)
+
+
+def _node_kind(item: dict[str, Any], org: Org) -> tuple[str, str, str]:
+    """What makes two graph nodes "different" for Salesforce: API version, HTTP method, object."""
+    segments, _ = url_split(str(item.get("url", "")))
+    version = segments[2] if len(segments) > 2 else ""
+    resource = segments[3:5] if len(segments) > 4 and segments[3] == "sobjects" else segments[3:4]
+    target = resource[-1] if resource else ""
+    known = org.schema.get(target) if resource[:1] == ["sobjects"] else None
+    return version, str(item.get("method", "")).upper(), known.name if known else target.lower()
 
 
 def _external_value(record: Any, external: str) -> Any:

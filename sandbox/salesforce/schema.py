@@ -33,6 +33,13 @@ SOAP_TYPES = {
 }
 
 
+# Multi-currency orgs: every record carries CurrencyIsoCode. A child's currency is its parent's
+# (OrderItem: its Order's); a price book entry's currency is fixed once it is created.
+CURRENCY_FIELD = "CurrencyIsoCode"
+CURRENCY_INHERITED = {"OrderItem": ("Order", "OrderId")}
+CURRENCY_CREATE_ONLY = {"PricebookEntry"}
+
+
 @dataclass
 class Field:
     """One field of an object, with the properties the stand-in enforces.
@@ -239,6 +246,40 @@ class Schema:
         new = Field(name, type, **attrs)
         self[sobject].fields[name] = new
         return new
+
+    def multi_currency_enable(
+        self, currencies: tuple[str, ...] | list[str] = ("USD", "EUR", "GBP"), *, corporate: str | None = None
+    ) -> None:
+        """Make the org multi-currency: ``CurrencyIsoCode`` on every record object except User.
+
+        As in a real org the field is a restricted picklist of the active ``currencies``, defaulted on
+        create to the ``corporate`` currency (the first one unless given); OrderItem's is read-only
+        (always its Order's currency) and PricebookEntry's can be set only on create.
+        """
+        codes = list(currencies)
+        if not codes:
+            raise ValueError("at least one currency is needed")
+        corporate = corporate or codes[0]
+        if corporate not in codes:
+            raise ValueError(f"the corporate currency {corporate} is not among {codes}")
+        for obj in list(self.objects.values()):
+            if obj.is_event or obj.name == "User":
+                continue
+            inherited = obj.name in CURRENCY_INHERITED
+            self.field_add(
+                obj.name,
+                CURRENCY_FIELD,
+                "picklist",
+                label="Currency ISO Code",
+                length=3,
+                picklist=list(codes),
+                restricted=True,
+                nillable=False,
+                default=corporate,
+                defaultedOnCreate=True,
+                createable=not inherited,
+                updateable=not inherited and obj.name not in CURRENCY_CREATE_ONLY,
+            )
 
     def field_remove(self, sobject: str, name: str) -> None:
         """Remove a field (the records keep no value for it from then on)."""

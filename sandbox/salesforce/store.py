@@ -17,6 +17,9 @@ from typing import Any
 from sandbox.salesforce.errors import ApiError, DmlError
 from sandbox.salesforce.ids import id_make, id_normalize
 from sandbox.salesforce.schema import (
+    CURRENCY_CREATE_ONLY,
+    CURRENCY_FIELD,
+    CURRENCY_INHERITED,
     NUMBER_TYPES,
     OPPORTUNITY_STAGES,
     ORDER_STATUS_CATEGORY,
@@ -664,6 +667,8 @@ class Org:
                 )
             if field.type == "reference":
                 record[name] = self._reference_check(field, value)
+        if obj.field(CURRENCY_FIELD) is not None:
+            self._currency_check(obj, old, record, given)
         rules = _RULES.get(obj.name)
         if rules is not None:
             rules(self, old, record, given)
@@ -676,6 +681,56 @@ class Org:
                             f"duplicate value found: {field.name} duplicates value on record with id: {other['Id']}",
                             [],
                         )
+
+    def currency_of(self, sobject: str, record: dict[str, Any]) -> str | None:
+        """The record's CurrencyIsoCode; None in a single-currency org (the object has no such field).
+
+        A record written before the field was added has the corporate currency, as Salesforce gives
+        existing records when multiple currencies are enabled.
+        """
+        field = self.schema[sobject].field(CURRENCY_FIELD)
+        if field is None:
+            return None
+        return record.get(field.name) or corporate_currency(field)
+
+    def _currency_check(
+        self, obj: SObjectType, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]
+    ) -> None:
+        """Multi-currency rules: defaults, the child's inherited currency, currencies fixed once used."""
+        field = obj.field(CURRENCY_FIELD)
+        assert field is not None
+        name = field.name
+        inherited = CURRENCY_INHERITED.get(obj.name)
+        if inherited is not None:
+            parent_object, lookup = inherited
+            parent = self.live.get(parent_object, {}).get(record.get(lookup) or "")
+            parent_currency = self.currency_of(parent_object, parent) if parent is not None else None
+            if parent_currency is not None:
+                if name in given and record.get(name) and record[name] != parent_currency:
+                    raise DmlError(
+                        "FIELD_INTEGRITY_EXCEPTION",
+                        f"field integrity exception: {name} (the currency of an order product is the currency of "
+                        f"its order: {parent_currency})",
+                        [name],
+                    )
+                record[name] = parent_currency
+                return
+        if not record.get(name):
+            record[name] = (old or {}).get(name) or corporate_currency(field)
+        if old is None or name not in given:
+            return
+        before = self.currency_of(obj.name, old)
+        if record[name] == before:
+            return
+        if obj.name in CURRENCY_CREATE_ONLY:
+            raise _readonly_error([name])
+        if obj.name == "Order" and self.order_items(record["Id"]):
+            raise DmlError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "field integrity exception: CurrencyIsoCode (you can't change the currency of an order that has "
+                "order products)",
+                [name],
+            )
 
     def _reference_check(self, field: Field, value: str) -> str:
         normalized = id_normalize(value)
@@ -731,6 +786,11 @@ class Org:
         changed = dict(order, TotalAmount=float(total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)))
         if changed["TotalAmount"] != order.get("TotalAmount"):
             self._put("Order", changed)
+
+
+def corporate_currency(field: Field) -> str | None:
+    """The org's corporate currency as a CurrencyIsoCode field tells it: its default, else its first value."""
+    return field.default or (field.picklist[0] if field.picklist else None)
 
 
 def _exact(field: Field) -> bool:
@@ -823,6 +883,14 @@ def _order_item_rules(org: Org, old: dict[str, Any] | None, record: dict[str, An
             "Order Products must have a Price Book Entry that belongs to the Price Book related to the parent Order.",
             ["PricebookEntryId"],
         )
+    order_currency, entry_currency = org.currency_of("Order", order), org.currency_of("PricebookEntry", entry)
+    if order_currency is not None and entry_currency is not None and order_currency != entry_currency:
+        raise DmlError(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "field integrity exception: PricebookEntryId (pricebook entry currency code does not match order "
+            "currency code)",
+            ["PricebookEntryId"],
+        )
     if not entry.get("IsActive"):
         raise DmlError(
             "FIELD_INTEGRITY_EXCEPTION",
@@ -851,7 +919,15 @@ def _order_item_compute(org: Org, old: dict[str, Any] | None, record: dict[str, 
 def _pricebook_entry_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
     if old is not None:
         return
-    entries = org.match("PricebookEntry", org.schema["PricebookEntry"].fields["Product2Id"], record["Product2Id"])
+    # In a multi-currency org a product has one entry per price book and currency.
+    currency = org.currency_of("PricebookEntry", record)
+    entries = [
+        other
+        for other in org.match(
+            "PricebookEntry", org.schema["PricebookEntry"].fields["Product2Id"], record["Product2Id"]
+        )
+        if org.currency_of("PricebookEntry", other) == currency
+    ]
     if any(other["Pricebook2Id"] == record["Pricebook2Id"] for other in entries):
         raise DmlError("DUPLICATE_VALUE", "This price definition already exists in this price book", [])
     book = org.live["Pricebook2"][record["Pricebook2Id"]]

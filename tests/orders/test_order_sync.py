@@ -268,11 +268,6 @@ def test_multi_currency_org_gets_currency_iso_code(orders):
     assert set(KnownProduct.objects.values_list("currency", flat=True)) == {"EUR", "GBP"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The Salesforce stand-in allows one standard PricebookEntry per product whatever its CurrencyIsoCode "
-    "(a real multi-currency org allows one per currency); reported to the sandbox owner.",
-)
 def test_multi_currency_org_one_product_in_two_currencies(orders):
     _multi_currency_org(orders)
     product = physical_products(orders, 1)[0]

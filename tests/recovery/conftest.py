@@ -92,9 +92,10 @@ class Recovery:
         return self.shop.customer_create(**fields)
 
     def cart_quantity_set(self, cart_id: str, quantity: int) -> None:
-        """Change a cart's first line, as a shopper would (the stand-in has no cart-update API yet)."""
-        with self.shop._lock:
-            self.shop._data.carts[cart_id].items[0].quantity = quantity
+        """Change a cart's first line, as a shopper would."""
+        lines = self.shop.cart_get(cart_id)["line_items"]
+        first = next(line for group in lines.values() for line in group)
+        self.shop.cart_update(cart_id, items=[{"id": first["id"], "quantity": quantity}])
 
     # -- deliveries ---------------------------------------------------------------------------
     def payload(self, scope: str, cart_id: str, *, created_at: int | None = None, **data: Any) -> dict:

@@ -187,10 +187,18 @@ def test_v2_error_body_validates(specs, api, store):
 def test_carts_validate(specs, api, store):
     spec = specs["carts"]
     schema = response_schema(spec, "/carts/{cartId}")
-    store.cart_create(
+    made = store.cart_create(
         customer_id=0,
         email="",
         items=[{"product_id": 77, "quantity": 2}, {"name": "Engraving", "list_price": "12.00", "quantity": 1}],
+    )
+    # A changed cart validates too: a line's quantity, a new line, a coupon.
+    first = next(line for line in made["line_items"]["physical_items"] + made["line_items"]["digital_items"])
+    store.cart_update(
+        made["id"],
+        items=[{"id": first["id"], "quantity": 3}, {"product_id": 78, "quantity": 1}],
+        coupon_code="WELCOME",
+        coupon_discount="2.00",
     )
     carts = store.state()["carts"]
     assert any(cart["line_items"]["custom_items"] for cart in carts)

@@ -165,6 +165,115 @@ def test_graph_limits(salesforce_client):
     assert query["isSuccessful"] is False
 
 
+def _graph(graph_id, nodes):
+    return {"graphId": graph_id, "compositeRequest": nodes}
+
+
+def _refused(answer, detail):
+    assert answer.status_code == 400, answer.text
+    [error] = answer.json()
+    assert error["errorCode"] == "LIMIT_EXCEEDED" and detail in error["message"]
+
+
+def test_graph_count_limit_is_75_graphs_per_request(salesforce_client, salesforce_sandbox):
+    app = salesforce_sandbox.app
+    graphs = [_graph(f"g{i}", [_sub("POST", "sobjects/Account", "a", {"Name": f"A{i}"})]) for i in range(76)]
+    _refused(salesforce_client.post("composite/graph", json={"graphs": graphs}), "76 graphs exceed the maximum of 75")
+    assert app.records("Account") == []
+    answer = salesforce_client.post("composite/graph", json={"graphs": graphs[:75]})
+    assert answer.status_code == 200 and all(g["isSuccessful"] for g in answer.json()["graphs"])
+    assert len(app.records("Account")) == 75
+
+
+def test_graph_node_limit_is_500_per_request(salesforce_client, salesforce_sandbox):
+    nodes = [_sub("POST", "sobjects/Lead", f"n{i}", {"LastName": "L", "Company": "C"}) for i in range(500)]
+    extra = _graph("extra", [_sub("POST", "sobjects/Lead", "x", {"LastName": "L", "Company": "C"})])
+    _refused(
+        salesforce_client.post("composite/graph", json={"graphs": [_graph("big", nodes), extra]}),
+        "501 nodes exceed the maximum of 500",
+    )
+    assert salesforce_sandbox.app.records("Lead") == []
+    answer = salesforce_client.post("composite/graph", json={"graphs": [_graph("big", nodes)]})
+    assert answer.json()["graphs"][0]["isSuccessful"] is True
+    assert len(salesforce_sandbox.app.records("Lead")) == 500
+
+
+def test_graph_depth_limit_is_15(salesforce_client, salesforce_sandbox):
+    def chain(length):
+        nodes = [_sub("POST", "sobjects/Account", "n0", {"Name": "Root"})]
+        for i in range(1, length):
+            nodes.append(_sub("POST", "sobjects/Account", f"n{i}", {"Name": f"N{i}", "ParentId": f"@{{n{i - 1}.id}}"}))
+        return nodes
+
+    _refused(
+        salesforce_client.post("composite/graph", json={"graphs": [_graph("deep", chain(16))]}),
+        "graph deep has a depth of 16, more than the maximum of 15",
+    )
+    assert salesforce_sandbox.app.records("Account") == []
+    # Independent nodes do not add depth: 16 nodes that all refer to the root are 2 deep.
+    wide = chain(1) + [
+        _sub("POST", "sobjects/Account", f"w{i}", {"Name": f"W{i}", "ParentId": "@{n0.id}"}) for i in range(16)
+    ]
+    graphs = [_graph("ok", chain(15)), _graph("wide", wide)]
+    answer = salesforce_client.post("composite/graph", json={"graphs": graphs})
+    assert [g["isSuccessful"] for g in answer.json()["graphs"]] == [True, True]
+    assert len(salesforce_sandbox.app.records("Account")) == 15 + 17
+
+
+def test_graph_different_nodes_limit_is_15(salesforce_client, salesforce_sandbox):
+    created = {
+        "Account": {"Name": "A"},
+        "Contact": {"LastName": "C"},
+        "Lead": {"LastName": "L", "Company": "C"},
+        "Opportunity": {"Name": "O", "StageName": "Prospecting", "CloseDate": "2025-01-01"},
+        "Product2": {"Name": "P"},
+        "Pricebook2": {"Name": "B"},
+        "Task": {"Subject": "T"},
+    }
+    # Different object or method: 7 POST + 7 GET + PATCH Account = 15 different nodes; repeats do not count.
+    nodes = [_sub("POST", f"sobjects/{name}", f"new{name}", body) for name, body in created.items()]
+    nodes += [_sub("GET", f"sobjects/{name}/@{{new{name}.id}}", f"get{name}") for name in created]
+    nodes += [
+        _sub("PATCH", "sobjects/Account/@{newAccount.id}", "rename", {"Name": "A2"}),
+        _sub("POST", "sobjects/Account", "again", {"Name": "A3"}),
+    ]
+    answer = salesforce_client.post("composite/graph", json={"graphs": [_graph("g", nodes)]})
+    assert answer.status_code == 200 and answer.json()["graphs"][0]["isSuccessful"] is True, answer.text
+    app = salesforce_sandbox.app
+    assert sorted(a["Name"] for a in app.records("Account")) == ["A2", "A3"]
+
+    before = {name: len(app.records(name)) for name in created}
+    sixteenth = _sub("DELETE", "sobjects/Lead/@{newLead.id}", "dropLead")
+    _refused(
+        salesforce_client.post("composite/graph", json={"graphs": [_graph("g", [*nodes, sixteenth])]}),
+        "16 different nodes (API version, HTTP method and object) exceed the maximum of 15",
+    )
+    # Across graphs too: the limit is per request.
+    split = [_graph("a", nodes), _graph("b", [_sub("POST", "sobjects/Lead", "l", created["Lead"]), sixteenth])]
+    _refused(salesforce_client.post("composite/graph", json={"graphs": split}), "16 different nodes")
+    assert {name: len(app.records(name)) for name in created} == before
+
+
+def test_graph_processing_halts_after_14_failed_graphs(salesforce_client, salesforce_sandbox):
+    bad = [_graph(f"bad{i}", [_sub("POST", "sobjects/Contact", "c", {"FirstName": "No last name"})]) for i in range(15)]
+    good = [_graph(f"good{i}", [_sub("POST", "sobjects/Account", "a", {"Name": f"G{i}"})]) for i in range(2)]
+    # 14 failures: the graphs after them still run.
+    answer = salesforce_client.post("composite/graph", json={"graphs": bad[:14] + good[:1]})
+    assert [g["isSuccessful"] for g in answer.json()["graphs"]] == [False] * 14 + [True]
+    assert [a["Name"] for a in salesforce_sandbox.app.records("Account")] == ["G0"]
+
+    # The 15th failure halts the rest, which are not run.
+    answer = salesforce_client.post("composite/graph", json={"graphs": [good[1], *bad, good[0]]})
+    assert answer.status_code == 200
+    graphs = answer.json()["graphs"]
+    assert [g["isSuccessful"] for g in graphs] == [True] + [False] * 16
+    assert graphs[15]["graphResponse"]["compositeResponse"][0]["body"][0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+    [halted] = graphs[16]["graphResponse"]["compositeResponse"]
+    assert halted["httpStatusCode"] == 400 and halted["referenceId"] == "a"
+    assert halted["body"][0]["errorCode"] == "PROCESSING_HALTED"
+    assert sorted(a["Name"] for a in salesforce_sandbox.app.records("Account")) == ["G0", "G1"]
+
+
 # --------------------------------------------------------------------------- sObject Collections
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -213,3 +214,106 @@ def test_objects_named_like_keywords(salesforce_client, salesforce_sandbox):
     records = answer.json()["records"]
     assert [(r["Id"], r["Account"]["Name"]) for r in records] == [(order, "Buyer")]
     assert records[0]["OrderNumber"].isdigit()
+
+
+@pytest.fixture
+def orders_data(salesforce_sandbox):
+    """Two draft orders of two accounts on the standard price book, with two and one order products."""
+    app = salesforce_sandbox.app
+    standard = app.records("Pricebook2")[0]["Id"]
+    product = app.record_create("Product2", {"Name": "Widget", "IsActive": True})
+    entry = app.record_create(
+        "PricebookEntry", {"Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 4, "IsActive": True}
+    )
+    accounts = app.records_create("Account", [{"Name": "Zeta"}, {"Name": "Alpha"}])
+    orders = [
+        app.record_create(
+            "Order",
+            {
+                "AccountId": account,
+                "EffectiveDate": effective,
+                "Status": "Draft",
+                "Pricebook2Id": standard,
+                "BigCommerceOrderId__c": f"sandbox:{number}",
+            },
+        )
+        for account, effective, number in zip(accounts, ("2025-01-02", "2025-01-01"), (100, 101), strict=True)
+    ]
+    items = [
+        app.record_create("OrderItem", {"OrderId": order, "PricebookEntryId": entry, "Quantity": qty, "UnitPrice": 4})
+        for order, qty in ((orders[0], 1), (orders[0], 3), (orders[1], 2))
+    ]
+    numbers = [app.record("Order", order)["OrderNumber"] for order in orders]
+    return {"orders": orders, "items": items, "numbers": numbers}
+
+
+@pytest.mark.parametrize(
+    "soql",
+    [
+        "SELECT Id FROM Order WHERE Status = 'Draft' ORDER BY EffectiveDate",
+        "select id from order where status = 'Draft' order by effectivedate asc nulls first",
+        "SELECT Id FROM ORDER WHERE TotalAmount > 0 ORDER BY EffectiveDate LIMIT 5 OFFSET 0",
+        "SELECT Id FROM Order WHERE Order.Status = 'Draft' AND Account.Name LIKE '%a' ORDER BY Account.Name",
+        "SELECT Id FROM Order\nWHERE Status = 'Draft'\nORDER BY EffectiveDate",
+    ],
+)
+def test_from_order_with_where_and_order_by(salesforce_client, orders_data, soql):
+    answer = _query(salesforce_client, soql)
+    assert answer.status_code == 200, answer.text
+    # Both orders, the one that starts first (and whose account sorts first) first.
+    assert [record["Id"] for record in answer.json()["records"]] == orders_data["orders"][::-1]
+
+
+def test_order_relationship_fields_on_order_items(salesforce_client, orders_data):
+    soql = (
+        "SELECT Id, Quantity, Order.OrderNumber, Order.Account.Name FROM OrderItem "
+        "WHERE Order.BigCommerceOrderId__c IN ('sandbox:100', 'sandbox:101') AND Order.Status = 'Draft' "
+        "ORDER BY Order.OrderNumber DESC, Quantity"
+    )
+    answer = _query(salesforce_client, soql)
+    assert answer.status_code == 200, answer.text
+    records = answer.json()["records"]
+    first, second = orders_data["numbers"]
+    assert [(r["Order"]["OrderNumber"], r["Quantity"], r["Order"]["Account"]["Name"]) for r in records] == [
+        (second, 2.0, "Alpha"),
+        (first, 1.0, "Zeta"),
+        (first, 3.0, "Zeta"),
+    ]
+    assert records[0]["Order"]["attributes"]["type"] == "Order"
+    only = _query(salesforce_client, "SELECT Id FROM OrderItem WHERE Order.BigCommerceOrderId__c = 'sandbox:101'")
+    assert [r["Id"] for r in only.json()["records"]] == [orders_data["items"][2]]
+
+
+def test_order_queries_in_composite_subqueries_and_children(salesforce_client, orders_data):
+    base = f"/services/data/v{salesforce_client.version}/query?q="
+    body = {
+        "compositeRequest": [
+            {
+                "method": "GET",
+                "url": base
+                + quote("SELECT Id, (SELECT Quantity FROM OrderItems ORDER BY Quantity) FROM Order ORDER BY Id"),
+                "referenceId": "orders",
+            },
+            {
+                "method": "GET",
+                "url": base + quote("SELECT COUNT() FROM OrderItem WHERE Order.Status = 'Draft'"),
+                "referenceId": "count",
+            },
+        ]
+    }
+    answer = salesforce_client.post("composite", json=body)
+    assert answer.status_code == 200, answer.text
+    orders, count = answer.json()["compositeResponse"]
+    assert orders["httpStatusCode"] == 200 and count["httpStatusCode"] == 200
+    children = {
+        record["Id"]: [item["Quantity"] for item in record["OrderItems"]["records"]]
+        for record in orders["body"]["records"]
+    }
+    assert children == {orders_data["orders"][0]: [1.0, 3.0], orders_data["orders"][1]: [2.0]}
+    assert count["body"]["totalSize"] == 3
+
+
+def test_simple_salesforce_query_all_from_order(salesforce_client, orders_data):
+    sf = salesforce_client.simple_salesforce()
+    result = sf.query_all("SELECT Id, OrderNumber FROM Order WHERE Status = 'Draft' ORDER BY OrderNumber")
+    assert [record["OrderNumber"] for record in result["records"]] == orders_data["numbers"]

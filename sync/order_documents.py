@@ -24,6 +24,8 @@ from sync.mapping import CompiledMapping, parse_datetime_any
 
 # Document keys that come from /shipments rather than from the order itself.
 SHIPMENT_KEYS = frozenset({"tracking_numbers", "tracking_carriers", "date_shipped", "shipments"})
+# Of those, the ones only /shipments knows (``date_shipped`` is usually on the order itself too).
+TRACKING_KEYS = frozenset({"tracking_numbers", "tracking_carriers", "shipments"})
 
 
 class LinesUnavailable(Exception):
@@ -168,6 +170,16 @@ def mapping_reads_shipments(mapping: CompiledMapping) -> bool:
     return any(
         path.steps and path.steps[0] in SHIPMENT_KEYS for parts in mapping.expression.alternatives for path in parts
     )
+
+
+def mapping_reads_tracking(mapping: CompiledMapping, *, order_has_date_shipped: bool) -> bool:
+    """Whether a mapping needs ``/shipments`` data the order itself does not carry.
+
+    Used when shipments were not fetched (``backfill --no-shipments``): such mappings are left
+    out of the Order body, so what Salesforce holds is not overwritten with blanks.
+    """
+    unknown = TRACKING_KEYS if order_has_date_shipped else SHIPMENT_KEYS
+    return any(path.steps and path.steps[0] in unknown for parts in mapping.expression.alternatives for path in parts)
 
 
 def product_key(store_hash: str, line: dict[str, Any]) -> str:

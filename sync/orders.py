@@ -24,6 +24,9 @@ the Order's status, and the platform events. What Salesforce holds is remembered
   the field. A single-currency org is taken to use the store's default currency: an order in
   another currency fails permanently (``CURRENCY_UNSUPPORTED``) rather than landing with
   amounts in the wrong currency.
+* Batches (``orders_sync_batch``, used by the backfill): from ``batch_collections_min_orders``
+  orders on, the same per-order decisions go to Salesforce as sObject Collections in composite
+  requests (``sync.order_collections``), about one request per 150 orders.
 * Without ``order_line_items`` the Order carries no items, and Salesforce cannot activate an
   order without items: such orders stay Draft whatever their status mapping says.
 """
@@ -60,6 +63,7 @@ from sync.order_documents import (
     LinesUnavailable,
     fingerprint,
     mapping_reads_shipments,
+    mapping_reads_tracking,
     order_document,
     order_lines,
     product_key,
@@ -115,6 +119,8 @@ RECOVERABLE_CODES = frozenset(
 GRAPHS_PER_REQUEST = 75
 NODES_PER_REQUEST = 500
 QUERY_CHUNK = 100  # external ids per IN (...) list, to keep the query URL short
+# Batches of at least this many orders go as sObject Collections (admin-editable threshold).
+COLLECTIONS_MIN_KEY = "batch_collections_min_orders"
 CENT = Decimal("0.01")
 CUSTOM_PRODUCT_NAME = "Custom item"
 
@@ -182,6 +188,8 @@ class PreparedOrder:
     shipments: dict[str, Any]
     archived: bool
     account_extra: dict[str, Any] | None = None
+    shipments_fetched: bool = False  # /shipments was requested for this order
+    shipments_skipped: bool = False  # it would have been, but the caller said not to (tracking left as is)
 
 
 @dataclass
@@ -230,9 +238,15 @@ class BatchResult:
     failed: dict[int, str] = field(default_factory=dict)
     salesforce_requests: int = 0
     bigcommerce_requests: int = 0
+    mode: str = "graphs"  # "graphs" (one composite graph per order) or "collections"
     order_graphs: int = 0  # orders sent (unchanged ones are not)
     order_nodes: int = 0
     order_requests: int = 0  # composite graph requests that carried them
+    composite_requests: int = 0  # collections mode: composite requests of sObject Collections
+    collection_records: int = 0  # collections mode: records sent in them
+    refreshed: int = 0  # collections mode: orders whose Salesforce state was read and sent again
+    shipment_requests: int = 0  # BigCommerce /shipments requests (tracking numbers)
+    shipments_skipped: int = 0  # shipped orders whose tracking numbers were not read (shipments=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,19 +362,31 @@ def _lines_of(store: Store, order: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _shipments_of(
-    store: Store, order: dict[str, Any], quantity: int, synced: SyncedOrder | None, event_scope: str
-) -> dict[str, Any]:
-    """Tracking fields: fetched only when something shipped since they were last read."""
+    store: Store,
+    order: dict[str, Any],
+    quantity: int,
+    synced: SyncedOrder | None,
+    event_scope: str,
+    *,
+    fetch: bool = True,
+) -> tuple[dict[str, Any], str]:
+    """Tracking fields: fetched only when something shipped since they were last read.
+
+    Answers (fields, how): how is "" (nothing to read or remembered), "fetched" (one
+    ``/shipments`` request) or "skipped" (``fetch`` is False: the fields stay unknown).
+    """
     if quantity <= 0 or not config.flag("fulfillment_status"):
-        return {}
+        return {}, ""
     if (
         synced is not None
         and synced.shipped_quantity == quantity
         and synced.shipment_fields
         and event_scope not in SHIPMENT_SCOPES
     ):
-        return dict(synced.shipment_fields)
-    return shipment_fields(bigcommerce_client(store).order_shipments(int(order["id"])))
+        return dict(synced.shipment_fields), ""
+    if not fetch:
+        return {}, "skipped"
+    return shipment_fields(bigcommerce_client(store).order_shipments(int(order["id"]))), "fetched"
 
 
 def _order_prepare(
@@ -371,12 +397,13 @@ def _order_prepare(
     synced: SyncedOrder | None,
     customers: dict[int, dict[str, Any]],
     client: SalesforceClient,
+    fetch_shipments: bool = True,
 ) -> PreparedOrder:
     order_id = int(order["id"])
     currency = _order_currency(client, order)
     lines = _lines_of(store, order)
     quantity = shipped_quantity(order, lines)
-    shipments = _shipments_of(store, order, quantity, synced, event_scope)
+    shipments, shipments_how = _shipments_of(store, order, quantity, synced, event_scope, fetch=fetch_shipments)
     billing = order.get("billing_address") or {}
     customer_id = int(order.get("customer_id") or 0)
     identity = customer_identity(store=store, customer_id=customer_id, email=billing.get("email") or "")
@@ -408,6 +435,8 @@ def _order_prepare(
         shipped_quantity=quantity,
         shipments=shipments,
         archived=archived,
+        shipments_fetched=shipments_how == "fetched",
+        shipments_skipped=shipments_how == "skipped",
     )
 
 
@@ -589,7 +618,12 @@ def _item_fields(store: Store, line: dict[str, Any]) -> dict[str, Any]:
 
 
 def _order_body(*, store: Store, prepared: PreparedOrder, pricebook_id: str, status: str) -> dict[str, Any]:
-    values = mappings_apply(config.field_mappings("Order"), prepared.document, tz=store.tz)
+    mappings = config.field_mappings("Order")
+    if prepared.shipments_skipped:
+        # Shipments not read: leave the tracking fields as Salesforce holds them rather than blank them.
+        dated = bool(prepared.order.get("date_shipped"))
+        mappings = [m for m in mappings if not mapping_reads_tracking(m, order_has_date_shipped=dated)]
+    values = mappings_apply(mappings, prepared.document, tz=store.tz)
     body = {name: value for name, value in values.items() if name not in ORDER_CONTROLLED_FIELDS}
     body.update(
         {
@@ -1296,16 +1330,32 @@ def _batch_account_extras(store: Store, prepared: list[PreparedOrder], pending: 
         account["body"] = {**account.get("body", {}), **last.account_extra}
 
 
-def orders_sync_batch(*, store: Store, orders: list[dict], events: bool = True, audit: bool = True) -> BatchResult:
+def orders_sync_batch(
+    *,
+    store: Store,
+    orders: list[dict],
+    events: bool = True,
+    audit: bool = True,
+    shipments: bool = True,
+    collections_min: int | None = None,
+) -> BatchResult:
     """Sync several already-fetched orders (``GET /v2/orders`` with the consignments' lines).
 
-    BigCommerce: one ``/v3/customers`` request for all unseen registered customers (plus
-    shipments and lines as in ``order_sync``). Salesforce: one query for unknown products, their
-    creation as one graph per product, then the orders as one graph each, packed into as few
-    requests as Salesforce's limits allow (75 graphs and 500 nodes per request). An order whose
-    graph fails is retried on its own through ``order_sync`` (with its recovery). ``events=False``
-    publishes no platform events (a backfill of history); ``audit=False`` writes no per-order audit
-    entries (the caller writes its own summary entry).
+    BigCommerce: one ``/v3/customers`` request for all unseen registered customers (plus lines as
+    in ``order_sync``, and ``/shipments`` for orders shipped since last read unless ``shipments``
+    is False: their tracking fields are then left as Salesforce holds them).
+
+    Salesforce, for a batch of at least ``collections_min`` orders (default: the
+    ``batch_collections_min_orders`` threshold): sObject Collections packed into composite
+    requests (see ``sync.order_collections``), about 1,000 records a request. Smaller batches: one
+    query for unknown products, their creation as one graph per product, then one graph per order,
+    packed into as few requests as Salesforce's limits allow (75 graphs and 500 nodes per request);
+    an order whose graph fails is retried on its own through ``order_sync`` (with its recovery).
+
+    Either way each order is recorded locally (ids, ledger, audit) only when everything Salesforce
+    was sent for it succeeded; a failed order is in ``failed`` with the reason and is left for the
+    next run. ``events=False`` publishes no platform events (a backfill of history);
+    ``audit=False`` writes no per-order audit entries (the caller writes its own summary entry).
     """
     batch = BatchResult()
     started = time.monotonic()
@@ -1331,52 +1381,40 @@ def orders_sync_batch(*, store: Store, orders: list[dict], events: bool = True, 
                         synced=synced_rows.get(order_id),
                         customers=customers,
                         client=client,
+                        fetch_shipments=shipments,
                     )
                 )
             except OrderSyncError as error:
                 batch.failed[order_id] = str(error)
+        batch.shipment_requests = sum(1 for entry in prepared if entry.shipments_fetched)
+        batch.shipments_skipped = sum(1 for entry in prepared if entry.shipments_skipped)
         pricebook_id = client.standard_pricebook_id()
-        entries, failed_products = _batch_products(
-            store=store, client=client, pricebook_id=pricebook_id, prepared=prepared
-        )
-        graphs: list[OrderGraph] = []
+        minimum = collections_min if collections_min is not None else int(config.threshold(COLLECTIONS_MIN_KEY))
         retry: list[PreparedOrder] = []
-        for entry in prepared:
-            if failed_products & set(_products_needed(store, [entry])):
-                retry.append(entry)
-                continue
-            refs = ProductRefs(entries=dict(entries))
-            graph = _order_graph(
+        if prepared and len(orders) >= minimum:
+            from sync.order_collections import orders_sync_collections
+
+            batch.mode = "collections"
+            sent, failed = orders_sync_collections(
                 store=store,
                 client=client,
-                prepared=entry,
-                state=_state_local(synced_rows.get(entry.order_id)),
                 pricebook_id=pricebook_id,
-                products=refs,
-                events_enabled=events,
+                prepared=prepared,
+                synced_rows=synced_rows,
+                events=events,
+                batch=batch,
             )
-            graphs.append(graph)
-        sent: list[tuple[OrderGraph, dict[str, Any]]] = []
-        for graph in graphs:
-            if graph.unchanged:
-                sent.append((graph, {}))
-        pending = [graph for graph in graphs if not graph.unchanged]
-        _batch_account_extras(store, prepared, pending)
-        batch.order_graphs = len(pending)
-        batch.order_nodes = sum(len(graph.nodes) for graph in pending)
-        for chunk in _payloads(pending, lambda graph: len(graph.nodes)):
-            batch.order_requests += 1
-            results = client.composite_graph(
-                [{"graphId": graph.graph_id, "compositeRequest": graph.nodes} for graph in chunk]
+            batch.failed.update(failed)
+        else:
+            sent, retry = _batch_graphs(
+                store=store,
+                client=client,
+                pricebook_id=pricebook_id,
+                prepared=prepared,
+                synced_rows=synced_rows,
+                events=events,
+                batch=batch,
             )
-            for graph, result in zip(chunk, results, strict=True):
-                error = graph_error(result)
-                if error is None:
-                    sent.append((graph, _graph_bodies(result)))
-                elif error.transient:
-                    batch.failed[graph.prepared.order_id] = str(error)
-                else:
-                    retry.append(graph.prepared)
         share_sf = sf_calls.count / max(1, len(sent))
         share_bc = bc_calls.count / max(1, len(orders))
         for graph, bodies in sent:
@@ -1388,7 +1426,7 @@ def orders_sync_batch(*, store: Store, orders: list[dict], events: bool = True, 
                 bigcommerce_calls=round(share_bc),
                 started=started,
                 audit=audit,
-                details={"batch": True},
+                details={"batch": batch.mode},
             )
         for entry in retry:
             try:
@@ -1400,6 +1438,56 @@ def orders_sync_batch(*, store: Store, orders: list[dict], events: bool = True, 
         batch.salesforce_requests = sf_calls.count
         batch.bigcommerce_requests = bc_calls.count
     return batch
+
+
+def _batch_graphs(
+    *,
+    store: Store,
+    client: SalesforceClient,
+    pricebook_id: str,
+    prepared: list[PreparedOrder],
+    synced_rows: dict[int, SyncedOrder],
+    events: bool,
+    batch: BatchResult,
+) -> tuple[list[tuple[OrderGraph, dict[str, Any]]], list[PreparedOrder]]:
+    """The graph path of a small batch: (graphs to record with their answers, orders to retry alone)."""
+    entries, failed_products = _batch_products(store=store, client=client, pricebook_id=pricebook_id, prepared=prepared)
+    graphs: list[OrderGraph] = []
+    retry: list[PreparedOrder] = []
+    for entry in prepared:
+        if failed_products & set(_products_needed(store, [entry])):
+            retry.append(entry)
+            continue
+        refs = ProductRefs(entries=dict(entries))
+        graph = _order_graph(
+            store=store,
+            client=client,
+            prepared=entry,
+            state=_state_local(synced_rows.get(entry.order_id)),
+            pricebook_id=pricebook_id,
+            products=refs,
+            events_enabled=events,
+        )
+        graphs.append(graph)
+    sent: list[tuple[OrderGraph, dict[str, Any]]] = [(graph, {}) for graph in graphs if graph.unchanged]
+    pending = [graph for graph in graphs if not graph.unchanged]
+    _batch_account_extras(store, prepared, pending)
+    batch.order_graphs = len(pending)
+    batch.order_nodes = sum(len(graph.nodes) for graph in pending)
+    for chunk in _payloads(pending, lambda graph: len(graph.nodes)):
+        batch.order_requests += 1
+        results = client.composite_graph(
+            [{"graphId": graph.graph_id, "compositeRequest": graph.nodes} for graph in chunk]
+        )
+        for graph, result in zip(chunk, results, strict=True):
+            error = graph_error(result)
+            if error is None:
+                sent.append((graph, _graph_bodies(result)))
+            elif error.transient:
+                batch.failed[graph.prepared.order_id] = str(error)
+            else:
+                retry.append(graph.prepared)
+    return sent, retry
 
 
 # --------------------------------------------------------------------------------------------

@@ -69,7 +69,8 @@ def test_fifty_orders_one_request_each_side(orders):
         assert (costs.salesforce, costs.bigcommerce) == (0, 1), order["id"]
 
 
-def test_batch_of_fifty_fetched_with_one_list_request(orders):
+@pytest.mark.parametrize("mode", ["graphs", "collections"])
+def test_batch_of_fifty_fetched_with_one_list_request(orders, mode):
     generated = generated_dollar_orders(orders, ORDERS)
     orders.warm_up()
     ids = {order["id"] for order in generated}
@@ -77,7 +78,10 @@ def test_batch_of_fifty_fetched_with_one_list_request(orders):
     listed = bigcommerce_client(orders.store).orders_list(limit=250, sort="id:asc")
     batch_orders = [order for order in listed if order["id"] in ids]
     assert len(batch_orders) == ORDERS
-    result = orders_sync_batch(store=orders.store, orders=batch_orders, events=False)
+    # The default threshold (50 orders) sends this batch as collections; above it, as graphs.
+    minimum = None if mode == "collections" else ORDERS + 1
+    result = orders_sync_batch(store=orders.store, orders=batch_orders, events=False, collections_min=minimum)
+    assert result.mode == mode
 
     assert result.failed == {} and set(result.results) == ids
     bc_calls = orders.bc.calls()[bc_before:]
@@ -88,12 +92,23 @@ def test_batch_of_fifty_fetched_with_one_list_request(orders):
     assert len(customers) == 1  # every unseen customer of the batch in one request
     assert len(shipments) == sum(1 for order in batch_orders if order["items_shipped"] > 0)
 
-    # Salesforce: the entries query, the new products (one request), then the orders in as few graph
-    # requests as Salesforce's limits allow (500 nodes and 75 graphs a request).
     sf_spent = orders.sf.api_calls_counted() - sf_before
-    assert sf_spent == result.salesforce_requests == 2 + result.order_requests
     assert result.order_graphs == ORDERS
-    assert result.order_requests == max(math.ceil(result.order_nodes / 500), math.ceil(ORDERS / 75))
+    if mode == "graphs":
+        # Salesforce: the entries query, the new products (one request), then the orders in as few graph
+        # requests as Salesforce's limits allow (500 nodes and 75 graphs a request).
+        assert sf_spent == result.salesforce_requests == 2 + result.order_requests
+        assert result.order_requests == max(math.ceil(result.order_nodes / 500), math.ceil(ORDERS / 75))
+    else:
+        # Composite 1: Product2, PricebookEntry, Account, Contact and Order collections; composite 2 (it needs
+        # the new entries' ids): OrderItems and the Orders' status. No query: no entry existed.
+        items = sum(len(orders.lines(order_id)) for order_id in ids)
+        assert items <= 4 * 200
+        assert sf_spent == result.salesforce_requests == result.composite_requests == 2
+        assert all(call["path"].endswith("/composite") for call in orders.sf.calls[-sf_spent:])
+        customers = {(o["customer_id"] or o["billing_address"]["email"].lower()) for o in batch_orders}
+        # At least every Order, OrderItem and Account once (plus Contacts, products, statuses).
+        assert result.collection_records >= ORDERS + items + len(customers)
     assert SyncedOrder.objects.count() == ORDERS
     assert len(orders.records("Order")) == ORDERS
     for order in generated:

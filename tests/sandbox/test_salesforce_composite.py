@@ -430,3 +430,89 @@ def test_platform_event_enqueued_notice(salesforce_client, salesforce_sandbox):
     salesforce_sandbox.app.platform_event_enqueued = True
     body = salesforce_client.post("sobjects/BigCommerce_Order_Created__e/", json={"EventType__c": "x"}).json()
     assert body["success"] is True and body["errors"][0]["statusCode"] == "OPERATION_ENQUEUED"
+
+
+# --------------------------------------------------------------------------- composite of collections (backfill)
+
+
+def _collection(method, url, reference, records):
+    return _sub(method, url, reference, {"allOrNone": False, "records": records})
+
+
+def _accounts(index):
+    records = [{"attributes": {"type": "Account"}, "Name": f"A{index}"}]
+    return _collection("POST", "composite/sobjects", f"accounts{index}", records)
+
+
+def test_composite_takes_at_most_5_collection_or_query_subrequests(salesforce_client, salesforce_sandbox):
+    app = salesforce_sandbox.app
+    detail = "at most 5 query and sObject Collections subrequests"
+    _refused(salesforce_client.post("composite", json={"compositeRequest": [_accounts(i) for i in range(6)]}), detail)
+    queries = [_sub("GET", "query?q=SELECT+Id+FROM+Account", f"q{i}") for i in range(3)]
+    mixed = [_accounts(i) for i in range(3)] + queries
+    _refused(salesforce_client.post("composite", json={"compositeRequest": mixed}), detail)
+    delete = _sub("DELETE", "composite/sobjects?ids=001000000000001AAA&allOrNone=false", "gone")
+    _refused(
+        salesforce_client.post("composite", json={"compositeRequest": [*(_accounts(i) for i in range(5)), delete]}),
+        detail,
+    )
+    assert app.records("Account") == []  # a refused request writes nothing
+
+    # Five collections and twenty single-record subrequests: the most one composite request takes.
+    leads = [_sub("POST", "sobjects/Lead", f"lead{i}", {"LastName": "L", "Company": "C"}) for i in range(20)]
+    before = app.api_calls_counted()
+    answer = salesforce_client.post("composite", json={"compositeRequest": [*(_accounts(i) for i in range(5)), *leads]})
+    assert answer.status_code == 200
+    assert all(response["httpStatusCode"] < 300 for response in answer.json()["compositeResponse"])
+    assert len(app.records("Account")) == 5 and len(app.records("Lead")) == 20
+    assert app.api_calls_counted() - before == 1
+
+
+def test_composite_collections_run_in_order_with_relationships_by_external_id(salesforce_client, salesforce_sandbox):
+    app = salesforce_sandbox.app
+    ext = "BigCommerceCustomerId__c"
+    answer = salesforce_client.post(
+        "composite",
+        json={
+            "allOrNone": False,
+            "compositeRequest": [
+                _collection(
+                    "PATCH",
+                    f"composite/sobjects/Account/{ext}",
+                    "accounts",
+                    [
+                        {"attributes": {"type": "Account"}, ext: "s:1", "Name": "One"},
+                        {"attributes": {"type": "Account"}, ext: "s:2", "Name": "Two"},
+                    ],
+                ),
+                # The Contacts name their Account by its external id: the Accounts written by the
+                # subrequest before are there (subrequests run in order), no id needs to come back.
+                _collection(
+                    "PATCH",
+                    f"composite/sobjects/Contact/{ext}",
+                    "contacts",
+                    [
+                        {"attributes": {"type": "Contact"}, ext: "s:1", "LastName": "One", "Account": {ext: "s:1"}},
+                        {
+                            "attributes": {"type": "Contact"},
+                            ext: "s:2",
+                            "LastName": "Two",
+                            "Email": "two@localhost",
+                            "Account": {ext: "s:2"},
+                        },
+                        {"attributes": {"type": "Contact"}, ext: "s:3", "LastName": "Three", "Account": {ext: "s:3"}},
+                    ],
+                ),
+            ],
+        },
+    )
+    assert answer.status_code == 200
+    accounts, contacts = (response["body"] for response in answer.json()["compositeResponse"])
+    assert [(result["success"], result["created"]) for result in accounts] == [(True, True), (True, True)]
+    assert contacts[0]["success"] is True and contacts[0]["created"] is True
+    # Per-record errors use statusCode; each record stands alone.
+    assert contacts[1]["success"] is False and contacts[1]["errors"][0]["statusCode"] == "INVALID_EMAIL_ADDRESS"
+    assert contacts[2]["errors"][0]["statusCode"] == "INVALID_FIELD" and "s:3" in contacts[2]["errors"][0]["message"]
+    [contact] = app.records("Contact")
+    assert contact["AccountId"] == accounts[0]["id"] and contact["BigCommerceCustomerId__c"] == "s:1"
+    assert len(app.records("Account")) == 2

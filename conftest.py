@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +23,7 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture
-def own_fixture():
+def own_fixture() -> Callable[[str], dict]:
     """Load one of the project's own webhook fixtures by scope (``tests/fixtures/webhooks``)."""
     import json
 
@@ -32,10 +34,66 @@ def own_fixture():
 
 
 @pytest.fixture(autouse=True)
-def _configuration_fresh():
+def _configuration_fresh() -> Iterator[None]:
     """Each test starts from the database's configuration, not a snapshot a rolled-back test left."""
     from sync.config import config
 
     config.invalidate()
     yield
     config.invalidate()
+
+
+@pytest.fixture
+def salesforce_wired(salesforce_sandbox: Any, settings: Any) -> Iterator[Any]:
+    """b2s's Salesforce settings pointed at the freshly reset stand-in, with no cached client or ids.
+
+    Yields the stand-in's ServerThread (``.url``, ``.ca_path``, ``.app``).
+    """
+    from django.core.cache import cache
+
+    from sync.salesforce import salesforce_client_reset
+
+    settings.SALESFORCE = {
+        **settings.SALESFORCE,
+        "SANDBOX": True,
+        "AUTH": "client_credentials",
+        "LOGIN_URL": salesforce_sandbox.url,
+        "CLIENT_ID": "sandbox-client",
+        "CLIENT_SECRET": "sandbox-secret",
+        "CA_BUNDLE": salesforce_sandbox.ca_path,
+        "API_VERSION": "64.0",
+    }
+    cache.clear()  # ids cached for the previous test's org (the standard price book)
+    salesforce_client_reset()
+    yield salesforce_sandbox
+    salesforce_client_reset()
+    cache.clear()
+
+
+@pytest.fixture
+def bigcommerce_wired(bigcommerce_sandbox: Any, settings: Any) -> Iterator[Any]:
+    """b2s's BigCommerce clients trusting the stand-in's CA, none cached; yields the stand-in's ServerThread."""
+    from sync.bigcommerce import bigcommerce_clients_reset
+
+    settings.BIGCOMMERCE_CA_BUNDLE = bigcommerce_sandbox.ca_path
+    bigcommerce_clients_reset()
+    yield bigcommerce_sandbox
+    bigcommerce_clients_reset()
+
+
+@pytest.fixture
+def sandbox_store_make(bigcommerce_wired: Any, db: None) -> Callable[..., Any]:
+    """``make(**fields)``: the b2s Store of the BigCommerce stand-in's default store, trusting its CA."""
+    from sync.models import Store
+
+    def make(**fields: object) -> Store:
+        defaults: dict[str, object] = {
+            "name": "Sandbox store",
+            "store_hash": bigcommerce_wired.app.store_hash,
+            "store_id": bigcommerce_wired.app.store_id,
+            "api_base_url": bigcommerce_wired.url,
+            "access_token": "sandbox-token",
+        }
+        return Store.objects.create(**{**defaults, **fields})
+
+    return make

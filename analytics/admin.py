@@ -74,17 +74,8 @@ class RfmEdgesAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AnalyticsDashboard)
-class AnalyticsDashboardAdmin(admin.ModelAdmin):
+class AnalyticsDashboardAdmin(ReadOnlyAdmin):
     """The dashboard page, listed in the analytics app as "Dashboard"."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         stores = list(Store.objects.order_by("name"))

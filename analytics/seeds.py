@@ -7,13 +7,13 @@ deleted schedule) are left alone when migrations run again.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
-# key, value, unit, description, min, max
-THRESHOLDS: list[tuple[str, str, str, str, str | None, str | None]] = [
+from sync.seeds import ThresholdSeed, config_version_seed_bump, thresholds_seed
+
+THRESHOLDS: list[ThresholdSeed] = [
     (
         "analytics_bulk_min_changes",
         "2000",
@@ -39,21 +39,9 @@ def schedule_first_run(*, now: datetime) -> datetime:
 
 def analytics_seed_apply(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing threshold rows and the daily schedule."""
-    Threshold = apps.get_model("sync", "Threshold")
-    ConfigVersion = apps.get_model("sync", "ConfigVersion")
     Schedule = apps.get_model("django_q", "Schedule")
 
-    for key, value, unit, description, minimum, maximum in THRESHOLDS:
-        Threshold.objects.get_or_create(
-            key=key,
-            defaults={
-                "value": Decimal(value),
-                "unit": unit,
-                "description": description,
-                "min_value": Decimal(minimum) if minimum is not None else None,
-                "max_value": Decimal(maximum) if maximum is not None else None,
-            },
-        )
+    thresholds_seed(apps, THRESHOLDS)
     if not Schedule.objects.filter(func=SCHEDULE_FUNC).exists():
         Schedule.objects.create(
             name=SCHEDULE_NAME,
@@ -63,5 +51,4 @@ def analytics_seed_apply(apps: Any, schema_editor: Any = None) -> None:
             next_run=schedule_first_run(now=timezone.now()),
         )
     # Running processes reload their configuration snapshot and see the new threshold.
-    version, _ = ConfigVersion.objects.get_or_create(pk=1)
-    ConfigVersion.objects.filter(pk=1).update(version=version.version + 1)
+    config_version_seed_bump(apps)

@@ -28,14 +28,15 @@ from analytics import rules as r
 from analytics.models import CustomerValues, LedgerEntry, RfmEdges
 from audit.models import AuditLog
 from audit.services import audit_record
+from b2s.logging import redact
 from sync.config import config
+from sync.customers import EXTERNAL_ID_FIELD as ACCOUNT_EXTERNAL_ID
 from sync.models import Store
-from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_client
+from sync.salesforce import COLLECTIONS_CHUNK, SalesforceError, salesforce_calls_counted, salesforce_client
+from sync.selectors import stores_active
 
 logger = logging.getLogger(__name__)
 
-ACCOUNT_EXTERNAL_ID = "BigCommerceCustomerId__c"
-COLLECTION_SIZE = 200  # sObject Collections accept at most 200 records per request
 BULK_THRESHOLD_KEY = "analytics_bulk_min_changes"
 BULK_POLL_SECONDS = 2.0  # how often a bulk job is polled; tests lower it
 WRITE_BATCH = 500
@@ -377,8 +378,9 @@ class RecomputeResult:
         }
 
     def error_add(self, message: str) -> None:
+        """Keep an error for the report (the first few; third-party text redacted)."""
         if len(self.errors) < MAX_ERRORS_KEPT:
-            self.errors.append(message[:500])
+            self.errors.append(redact(message)[:500])
 
 
 @dataclass
@@ -409,7 +411,7 @@ def analytics_recompute(
     started_at = timezone.now()
     result = RecomputeResult(dry_run=dry_run)
     rules = rules_current()
-    stores = [store] if store is not None else list(Store.objects.filter(is_active=True).order_by("pk"))
+    stores = [store] if store is not None else list(stores_active())
     pending: list[_Pending] = []
     for current in stores:
         result.stores += 1
@@ -572,9 +574,9 @@ def _push_collections(
 ) -> list[_Pending]:
     client = salesforce_client()
     succeeded: list[_Pending] = []
-    chunks = math.ceil(len(pending) / COLLECTION_SIZE)
+    chunks = math.ceil(len(pending) / COLLECTIONS_CHUNK)
     for number in range(chunks):
-        chunk = pending[number * COLLECTION_SIZE : (number + 1) * COLLECTION_SIZE]
+        chunk = pending[number * COLLECTIONS_CHUNK : (number + 1) * COLLECTIONS_CHUNK]
         try:
             answers = client.collections_upsert(
                 "Account", ACCOUNT_EXTERNAL_ID, [item.record for item in chunk], all_or_none=False
@@ -593,23 +595,23 @@ def _push_collections(
                 first = errors[0]
                 result.error_add(f"{item.customer_key}: {first.get('statusCode', '')} {first.get('message', '')}")
         if progress:
-            progress("push", min((number + 1) * COLLECTION_SIZE, len(pending)), len(pending))
+            progress("push", min((number + 1) * COLLECTIONS_CHUNK, len(pending)), len(pending))
     return succeeded
 
 
 def _push_bulk(pending: list[_Pending], *, result: RecomputeResult) -> list[_Pending]:
-    bulk = salesforce_client().simple().bulk2.Account
+    client = salesforce_client()
     rows = [_bulk_row(item.customer_key, item.wire) for item in pending]
     try:
-        answers = bulk.upsert(records=rows, external_id_field=ACCOUNT_EXTERNAL_ID, wait=BULK_POLL_SECONDS)
+        answers = client.bulk_upsert("Account", ACCOUNT_EXTERNAL_ID, rows, poll_seconds=BULK_POLL_SECONDS)
         failed_keys: set[str] = set()
         for answer in answers:
             job_id = answer["job_id"]
             result.bulk_jobs.append(job_id)
             if int(answer.get("numberRecordsFailed") or 0):
-                failed_keys |= _bulk_keys(bulk.get_failed_records(job_id), result=result)
+                failed_keys |= _bulk_keys(client.bulk_failed_records("Account", job_id), result=result)
             if int(answer.get("numberRecordsProcessed") or 0) < int(answer.get("numberRecordsTotal") or 0):
-                failed_keys |= _bulk_keys(bulk.get_unprocessed_records(job_id), result=None)
+                failed_keys |= _bulk_keys(client.bulk_unprocessed_records("Account", job_id), result=None)
     # simple-salesforce raises its own exception types (and requests' ones) from bulk2; whatever
     # the cause, the job's Accounts stay "changed" and the next run sends them again.
     except Exception as error:

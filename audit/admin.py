@@ -55,22 +55,8 @@ class AuditLogAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("store", "event")
     actions = ("replay_events", "export_csv")
-    fields = (
-        "created_at",
-        "operation",
-        "store",
-        "bigcommerce_id",
-        "salesforce_ids",
-        "status",
-        "error_code",
-        "error",
-        "attempt",
-        "duration_ms",
-        "salesforce_api_calls",
-        "bigcommerce_api_calls",
-        "event",
-        "details",
-    )
+    # The detail page shows what the export carries (the event as a link, not its id) and the details.
+    fields = (*CSV_COLUMNS[1:-1], "event", "details")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -41,27 +40,18 @@ def salesforce_connected() -> bool:
     return connected
 
 
-def _queue_counts() -> dict[str, int]:
-    from sync.models import WebhookEvent
-
-    status = WebhookEvent.Status
-    counts = WebhookEvent.objects.aggregate(
-        pending=Count("id", filter=Q(status__in=[status.PENDING, status.PROCESSING])),
-        failed=Count("id", filter=Q(status__in=[status.FAILED, status.DEAD])),
-    )
-    return {"pending": counts["pending"] or 0, "failed": counts["failed"] or 0}
-
-
 @require_GET
 def health_view(request: HttpRequest) -> JsonResponse:
     """200 while the database answers, 503 when it does not."""
+    from sync.selectors import webhook_queue_counts
+
     body: dict[str, Any] = {"status": "ok", "timestamp": timezone.now().isoformat()}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
         body["database"] = "ok"
-        body["queue"] = _queue_counts()
+        body["queue"] = webhook_queue_counts()
     except Exception as error:
         logger.error("Health check: database unreachable (%s)", type(error).__name__)
         body.update(status="unhealthy", database="unreachable", queue=None)

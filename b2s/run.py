@@ -119,6 +119,7 @@ def _stop_requested(signum: int, frame: object) -> None:
 
 
 def main() -> int:
+    """``make run``: migrate, ensure the local admin, start the web server and a cluster (and the stand-ins)."""
     # Ctrl-C and SIGTERM both stop everything cleanly, even when started from a script in the
     # background (where a shell leaves SIGINT ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -166,7 +166,7 @@ def store_drive(
     log = DemoLog()
     customers = [customer["id"] for customer in control.state()["customers"]][:6]
     pending_ship: list[int] = []
-    open_carts: list[str] = []
+    convertible: list[str] = []
     deadline = time.monotonic() + seconds
     step = 0
 
@@ -203,15 +203,16 @@ def store_drive(
             log.shipped.append(order_id)
             say(f"  order #{order_id} shipped")
         elif kind == 4:
-            cart("above", step)
-            open_carts.append(cart("below", None))
+            # Converted later, once b2s has made it an Opportunity: a shopper comes back for it.
+            convertible.append(cart("above", step))
+            cart("below", None)
         elif kind == 5 and log.shipped and not log.refunded:
             order_id = log.shipped[0]
             control.call("POST", f"orders/{order_id}/refunds", {"amount": "25.00", "reason": "demo refund"})
             log.refunded.append(order_id)
             say(f"  order #{order_id} refunded 25.00")
-        elif kind == 9:
-            cart_id = cart("above", step + 1)
+        elif kind == 9 and convertible:
+            cart_id = convertible.pop(0)
             converted = control.call("POST", f"carts/{cart_id}/convert", {})
             log.converted.append(cart_id)
             log.orders.append(converted["id"])

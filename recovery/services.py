@@ -34,6 +34,7 @@ from sync.customers import (
 from sync.handlers import HandlerResult, SkipEvent
 from sync.models import Store
 from sync.salesforce import (
+    COLLECTIONS_CHUNK,
     SalesforceClient,
     SalesforceError,
     salesforce_calls_counted,
@@ -59,7 +60,6 @@ TASK_OPEN_STATUS = "Not Started"
 TASK_DONE_STATUS = "Completed"
 EXPIRY_REASON = "Cart expired"
 CART_EVENT = "BigCommerce_Cart_Abandoned__e"
-COLLECTION_SIZE = 200
 # Salesforce answers these when a remembered record id no longer exists.
 GONE_CODES = frozenset({"NOT_FOUND", "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
 
@@ -576,8 +576,8 @@ def carts_expire(*, now: datetime | None = None) -> ExpiryResult:
     error_code = ""
     with salesforce_calls_counted() as counter:
         client = salesforce_client() if carts else None
-        for start in range(0, len(carts), COLLECTION_SIZE):
-            chunk = carts[start : start + COLLECTION_SIZE]
+        for start in range(0, len(carts), COLLECTIONS_CHUNK):
+            chunk = carts[start : start + COLLECTIONS_CHUNK]
             try:
                 results = client.collections_update([_expiry_record(c, now=now) for c in chunk], all_or_none=False)
             except SalesforceError as error:

@@ -69,48 +69,48 @@ def _document(
     }
 
 
+# Where each field of the mapping document's ``address`` sits in a v3 customer address and in a
+# v2 order's billing address: one document shape, whichever BigCommerce payload it came from.
+_V3_ADDRESS_KEYS = {
+    "street_1": "address1",
+    "street_2": "address2",
+    "city": "city",
+    "state": "state_or_province",
+    "zip": "postal_code",
+    "country": "country",
+    "country_iso2": "country_code",
+}
+_V2_ADDRESS_KEYS = {name: name for name in _V3_ADDRESS_KEYS}
+
+
+def _address(source: dict[str, Any], keys: dict[str, str]) -> dict[str, str]:
+    return {name: source.get(key) or "" for name, key in keys.items()}
+
+
 def customer_document_from_customer(customer: dict) -> dict:
     """A v3 customer (with ``include=addresses``) as the mapping document."""
     addresses = customer.get("addresses") or []
     first = addresses[0] if addresses else {}
-    address = {
-        "street_1": first.get("address1") or "",
-        "street_2": first.get("address2") or "",
-        "city": first.get("city") or "",
-        "state": first.get("state_or_province") or "",
-        "zip": first.get("postal_code") or "",
-        "country": first.get("country") or "",
-        "country_iso2": first.get("country_code") or "",
-    }
     return _document(
         first_name=customer.get("first_name"),
         last_name=customer.get("last_name"),
         company=customer.get("company"),
         email=customer.get("email"),
         phone=customer.get("phone") or first.get("phone"),
-        address=address,
+        address=_address(first, _V3_ADDRESS_KEYS),
     )
 
 
 def customer_document_from_billing(billing_address: dict) -> dict:
     """A v2 order's ``billing_address`` as the mapping document (guests)."""
     billing = billing_address or {}
-    address = {
-        "street_1": billing.get("street_1") or "",
-        "street_2": billing.get("street_2") or "",
-        "city": billing.get("city") or "",
-        "state": billing.get("state") or "",
-        "zip": billing.get("zip") or "",
-        "country": billing.get("country") or "",
-        "country_iso2": billing.get("country_iso2") or "",
-    }
     return _document(
         first_name=billing.get("first_name"),
         last_name=billing.get("last_name"),
         company=billing.get("company"),
         email=billing.get("email"),
         phone=billing.get("phone"),
-        address=address,
+        address=_address(billing, _V2_ADDRESS_KEYS),
     )
 
 

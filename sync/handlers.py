@@ -16,7 +16,6 @@ process (which needs it to tell handled scopes from ignored ones) and in workers
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,15 +48,12 @@ class SkipEvent(Exception):
 Handler = Callable[["WebhookEvent"], HandlerResult]
 HANDLERS: dict[str, Handler] = {}
 
-# Modules whose import registers handlers; a module that does not exist (yet) is skipped,
-# one that exists but fails to import raises, so a broken handler is never silently missing.
+# Modules whose import registers handlers (shipments and refunds are order events, in sync.orders).
+# Each must import: a missing or broken one raises, so a handler is never silently absent.
 HANDLER_MODULES: tuple[str, ...] = (
     "sync.customers",
     "sync.orders",
-    "sync.shipments",
-    "sync.refunds",
     "recovery.handlers",
-    "recovery.services",
 )
 
 _loaded = False
@@ -90,9 +86,7 @@ def handlers_load() -> dict[str, Handler]:
     with _load_lock:
         if not _loaded:
             for name in HANDLER_MODULES:
-                package, _, _ = name.rpartition(".")
-                if importlib.util.find_spec(package) is not None and importlib.util.find_spec(name) is not None:
-                    importlib.import_module(name)
+                importlib.import_module(name)
             autodiscover_modules("handlers")
             _loaded = True
     return HANDLERS

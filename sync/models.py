@@ -68,6 +68,7 @@ class Store(models.Model):
 
     @property
     def tz(self) -> ZoneInfo:
+        """The store's time zone."""
         return ZoneInfo(self.timezone)
 
     @property
@@ -150,6 +151,7 @@ class SyncSetting(models.Model):
 
     @property
     def allowed(self) -> list[str]:
+        """The allowed values; empty when any text is allowed."""
         return [choice.strip() for choice in self.choices.split(",") if choice.strip()]
 
     def clean(self) -> None:

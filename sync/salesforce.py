@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -170,7 +170,10 @@ def json_dumps(value: Any) -> str:
 
 @dataclass(frozen=True)
 class SalesforceToken:
-    access_token: str
+    """An OAuth access token and the instance it is good for."""
+
+    # Out of the repr, so a token object in a log line or a traceback never shows the token.
+    access_token: str = field(repr=False)
     instance_url: str
     issued_at: float
 
@@ -467,6 +470,30 @@ class SalesforceClient:
         except SalesforceExpiredSession:
             self.relogin(stale=token)
             return function(self.simple())
+
+    # -- Bulk API 2.0 (through simple-salesforce, with the same re-login) ------------------------
+    def bulk_upsert(
+        self, sobject: str, external_id_field: str, rows: list[dict[str, str]], *, poll_seconds: float
+    ) -> list[dict[str, Any]]:
+        """Upsert CSV ``rows`` by an external id in Bulk API 2.0 jobs and wait for them.
+
+        One summary per job (``job_id``, ``numberRecordsTotal``, ``numberRecordsProcessed``,
+        ``numberRecordsFailed``). Upserting is idempotent, so a retry after a re-login is safe.
+        simple-salesforce's own exception types (and requests') propagate.
+        """
+        return self.simple_call(
+            lambda simple: getattr(simple.bulk2, sobject).upsert(
+                records=rows, external_id_field=external_id_field, wait=poll_seconds
+            )
+        )
+
+    def bulk_failed_records(self, sobject: str, job_id: str) -> str:
+        """The CSV of a Bulk API 2.0 job's failed rows (with ``sf__Error``)."""
+        return self.simple_call(lambda simple: getattr(simple.bulk2, sobject).get_failed_records(job_id))
+
+    def bulk_unprocessed_records(self, sobject: str, job_id: str) -> str:
+        """The CSV of a Bulk API 2.0 job's rows that were never processed."""
+        return self.simple_call(lambda simple: getattr(simple.bulk2, sobject).get_unprocessed_records(job_id))
 
 
 def _session_invalid(response: requests.Response) -> bool:

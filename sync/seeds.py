@@ -31,7 +31,9 @@ FEATURE_FLAGS: list[tuple[str, bool, str]] = [
 ]
 
 # key, value, unit, description, min, max
-THRESHOLDS: list[tuple[str, str, str, str, str | None, str | None]] = [
+ThresholdSeed = tuple[str, str, str, str, str | None, str | None]
+
+THRESHOLDS: list[ThresholdSeed] = [
     ("opportunity_min_value", "100", "currency", "Carts at or above this value become Opportunities.", "0", None),
     ("cart_expiration_days", "30", "days", "Cart Opportunities still open after this many days expire.", "1", "3650"),
     ("high_priority_cart_value", "500", "currency", "Recovery tasks above this cart value are High.", "0", None),
@@ -47,6 +49,15 @@ THRESHOLDS: list[tuple[str, str, str, str, str | None, str | None]] = [
     ("rfm_frequency_3_orders", "3", "orders", "Frequency score 3 from this many orders.", "1", None),
     ("rfm_frequency_4_orders", "5", "orders", "Frequency score 4 from this many orders.", "1", None),
     ("rfm_frequency_5_orders", "10", "orders", "Frequency score 5 from this many orders.", "1", None),
+    (
+        "batch_collections_min_orders",
+        "50",
+        "orders",
+        "Batches (backfill) of at least this many orders go to Salesforce as sObject Collections in composite "
+        "requests (about 1,000 records a request) rather than one composite graph per order.",
+        "1",
+        None,
+    ),
 ]
 
 SETTINGS: list[tuple[str, str, str, str]] = [
@@ -129,25 +140,13 @@ ORDER_STATUSES: list[tuple[int, str, str, bool]] = [
 def seed_apply(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing default rows; existing rows (an admin's edits) are left alone."""
     FeatureFlag = apps.get_model("sync", "FeatureFlag")
-    Threshold = apps.get_model("sync", "Threshold")
     SyncSetting = apps.get_model("sync", "SyncSetting")
     FieldMapping = apps.get_model("sync", "FieldMapping")
     OrderStatusMapping = apps.get_model("sync", "OrderStatusMapping")
-    ConfigVersion = apps.get_model("sync", "ConfigVersion")
 
     for key, enabled, description in FEATURE_FLAGS:
         FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
-    for key, value, unit, description, minimum, maximum in THRESHOLDS:
-        Threshold.objects.get_or_create(
-            key=key,
-            defaults={
-                "value": Decimal(value),
-                "unit": unit,
-                "description": description,
-                "min_value": Decimal(minimum) if minimum is not None else None,
-                "max_value": Decimal(maximum) if maximum is not None else None,
-            },
-        )
+    thresholds_seed(apps, THRESHOLDS)
     for key, value, choices, description in SETTINGS:
         SyncSetting.objects.get_or_create(
             key=key, defaults={"value": value, "choices": choices, "description": description}
@@ -163,6 +162,28 @@ def seed_apply(apps: Any, schema_editor: Any = None) -> None:
             bc_status_id=status_id,
             defaults={"bc_status_name": name, "sf_status": sf_status, "counts_toward_analytics": counts},
         )
+    config_version_seed_bump(apps)
+
+
+def thresholds_seed(apps: Any, rows: list[ThresholdSeed]) -> None:
+    """Create the missing thresholds of ``rows`` (key, value, unit, description, min, max); others stay as edited."""
+    Threshold = apps.get_model("sync", "Threshold")
+    for key, value, unit, description, minimum, maximum in rows:
+        Threshold.objects.get_or_create(
+            key=key,
+            defaults={
+                "value": Decimal(value),
+                "unit": unit,
+                "description": description,
+                "min_value": Decimal(minimum) if minimum is not None else None,
+                "max_value": Decimal(maximum) if maximum is not None else None,
+            },
+        )
+
+
+def config_version_seed_bump(apps: Any) -> None:
+    """Bump the configuration version from a migration, so running processes reload what was seeded."""
+    ConfigVersion = apps.get_model("sync", "ConfigVersion")
     version, _ = ConfigVersion.objects.get_or_create(pk=1)
     ConfigVersion.objects.filter(pk=1).update(version=version.version + 1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from sync.models import Store, WebhookEvent
 
@@ -15,6 +15,16 @@ AUTH_FAILURES_KEY = "b2s:webhooks:auth-failures:{store_hash}"
 def store_active_get(*, store_hash: str) -> Store | None:
     """The active store with this hash, or None."""
     return Store.objects.filter(store_hash=store_hash, is_active=True).first()
+
+
+def store_get(*, store_hash: str) -> Store | None:
+    """The store with this hash, active or not, or None (commands that name a store use it)."""
+    return Store.objects.filter(store_hash=store_hash).first()
+
+
+def stores_active() -> QuerySet[Store]:
+    """Every active store, in a stable order."""
+    return Store.objects.filter(is_active=True).order_by("pk")
 
 
 def webhook_auth_failures(*, store_hash: str) -> int:
@@ -57,3 +67,50 @@ def webhook_events_running(*, store_id: int, since: datetime, exclude_id: int) -
     return WebhookEvent.objects.filter(
         store_id=store_id, status=WebhookEvent.Status.PROCESSING, started_at__gte=since
     ).exclude(pk=exclude_id)
+
+
+def webhook_events_select(
+    *,
+    failed: bool = False,
+    dead: bool = False,
+    ids: list[int] | None = None,
+    scopes: list[str] | None = None,
+    since: datetime | None = None,
+    store_hash: str = "",
+) -> QuerySet[WebhookEvent]:
+    """The events a replay targets, oldest first; the filters combine (AND).
+
+    Without ``failed``/``dead``: the failed and dead events, or events of any status when ``ids`` are given.
+    """
+    status = WebhookEvent.Status
+    events = WebhookEvent.objects.all()
+    statuses = [value for value, chosen in ((status.FAILED, failed), (status.DEAD, dead)) if chosen]
+    if not statuses and not ids:
+        statuses = [status.FAILED, status.DEAD]
+    if statuses:
+        events = events.filter(status__in=statuses)
+    if ids:
+        events = events.filter(pk__in=ids)
+    if scopes:
+        events = events.filter(scope__in=scopes)
+    if since is not None:
+        events = events.filter(received_at__gte=since)
+    if store_hash:
+        events = events.filter(store__store_hash=store_hash)
+    return events.order_by("received_at", "pk")
+
+
+def webhook_event_ids_missing(*, ids: list[int]) -> list[int]:
+    """Those of ``ids`` that name no stored event, sorted."""
+    found = set(WebhookEvent.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    return sorted(set(ids) - found)
+
+
+def webhook_queue_counts() -> dict[str, int]:
+    """Events waiting or running (``pending``) and events that failed or died (``failed``)."""
+    status = WebhookEvent.Status
+    counts = WebhookEvent.objects.aggregate(
+        pending=Count("id", filter=Q(status__in=[status.PENDING, status.PROCESSING])),
+        failed=Count("id", filter=Q(status__in=[status.FAILED, status.DEAD])),
+    )
+    return {"pending": counts["pending"] or 0, "failed": counts["failed"] or 0}

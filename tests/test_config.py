@@ -18,13 +18,6 @@ from sync.seeds import FEATURE_FLAGS, FIELD_MAPPINGS, ORDER_STATUSES, THRESHOLDS
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client_logged_in(client, django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "", "pw-for-tests-only")
-    client.force_login(user)
-    return client
-
-
 def test_seeded_defaults_are_readable_through_the_accessor():
     assert config.flag("platform_events") is True
     assert config.flag("stale_lead_expiration") is False
@@ -72,21 +65,19 @@ def test_another_process_sees_the_change_through_the_version_counter():
     assert config.threshold("cart_expiration_days") == Decimal("45")
 
 
-def test_admin_save_of_a_threshold_invalidates_the_accessor(admin_client_logged_in):
+def test_admin_save_of_a_threshold_invalidates_the_accessor(admin_client):
     threshold = Threshold.objects.get(key="opportunity_min_value")
     assert config.threshold("opportunity_min_value") == Decimal("100")
     url = reverse("admin:sync_threshold_change", args=[threshold.pk])
-    response = admin_client_logged_in.post(
-        url, {"value": "150", "unit": "currency", "description": threshold.description}
-    )
+    response = admin_client.post(url, {"value": "150", "unit": "currency", "description": threshold.description})
     assert response.status_code == 302, response.content[:2000]
     assert config.threshold("opportunity_min_value") == Decimal("150")
 
 
-def test_admin_refuses_a_threshold_out_of_range(admin_client_logged_in):
+def test_admin_refuses_a_threshold_out_of_range(admin_client):
     threshold = Threshold.objects.get(key="cart_expiration_days")
     url = reverse("admin:sync_threshold_change", args=[threshold.pk])
-    response = admin_client_logged_in.post(url, {"value": "0", "unit": "days", "description": "x"})
+    response = admin_client.post(url, {"value": "0", "unit": "days", "description": "x"})
     assert response.status_code == 200
     assert b"must be at least 1" in response.content
     assert Threshold.objects.get(pk=threshold.pk).value == Decimal("30")
@@ -108,9 +99,9 @@ def test_threshold_setting_and_mapping_validation():
     assert "sf_field" in bad_field.value.message_dict
 
 
-def test_admin_refuses_an_unparseable_mapping(admin_client_logged_in):
+def test_admin_refuses_an_unparseable_mapping(admin_client):
     url = reverse("admin:sync_fieldmapping_add")
-    response = admin_client_logged_in.post(
+    response = admin_client.post(
         url, {"sf_object": "Order", "sf_field": "Note__c", "source_path": "a[", "transform": "str", "enabled": "on"}
     )
     assert response.status_code == 200
@@ -127,16 +118,16 @@ def test_store_validation():
         store.full_clean()
 
 
-def test_store_secrets_are_write_only_in_the_admin(admin_client_logged_in):
+def test_store_secrets_are_write_only_in_the_admin(admin_client):
     store = Store.objects.create(
         name="Main", store_hash="abc123", access_token="tok-SECRET-111", webhook_secret="hook-SECRET-222"
     )
-    listing = admin_client_logged_in.get(reverse("admin:sync_store_changelist"))
+    listing = admin_client.get(reverse("admin:sync_store_changelist"))
     assert listing.status_code == 200
     assert b"tok-SECRET-111" not in listing.content and b"hook-SECRET-222" not in listing.content
     assert b"access_token: set" in listing.content
     change_url = reverse("admin:sync_store_change", args=[store.pk])
-    page = admin_client_logged_in.get(change_url)
+    page = admin_client.get(change_url)
     assert b"tok-SECRET-111" not in page.content and b"hook-SECRET-222" not in page.content
     form = {
         "name": "Main renamed",
@@ -152,7 +143,7 @@ def test_store_secrets_are_write_only_in_the_admin(admin_client_logged_in):
         "timezone": "UTC",
         "is_active": "on",
     }
-    response = admin_client_logged_in.post(change_url, form)
+    response = admin_client.post(change_url, form)
     assert response.status_code == 302, response.content[:3000]
     store.refresh_from_db()
     assert store.name == "Main renamed"

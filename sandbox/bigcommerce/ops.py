@@ -55,6 +55,14 @@ def status_set(order: Order, status_id: int, *, now: datetime) -> int:
     return previous
 
 
+def _item_request(entry: dict[str, Any]) -> tuple[int, int]:
+    """``(order_product_id, quantity)`` of one requested item of a shipment or refund (quantity defaults to 1)."""
+    try:
+        return int(entry["order_product_id"]), int(entry.get("quantity", 1))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError("items need order_product_id and quantity") from exc
+
+
 def shipment_add(
     data: StoreData,
     order: Order,
@@ -81,11 +89,7 @@ def shipment_add(
         wanted = [(line_id, quantity) for line_id, quantity in wanted if quantity > 0]
     else:
         for entry in items:
-            try:
-                line_id = int(entry["order_product_id"])
-                quantity = int(entry.get("quantity", 1))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ValueError("items need order_product_id and quantity") from exc
+            line_id, quantity = _item_request(entry)
             line = physical.get(line_id)
             if line is None:
                 raise ValueError(f"order {order.id} has no physical line {line_id}")
@@ -141,11 +145,7 @@ def refund_add(
         lines = {line.id: line for line in order.lines}
         total = ZERO
         for entry in items:
-            try:
-                line_id = int(entry["order_product_id"])
-                quantity = int(entry.get("quantity", 1))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ValueError("items need order_product_id and quantity") from exc
+            line_id, quantity = _item_request(entry)
             line = lines.get(line_id)
             if line is None:
                 raise ValueError(f"order {order.id} has no line {line_id}")

@@ -322,25 +322,9 @@ def _system_fields(label: str) -> list[Field]:
         Field("Id", "id", label=f"{label} ID", nillable=False, defaultedOnCreate=True, **ro),
         Field("IsDeleted", "boolean", label="Deleted", **ro),
         Field("CreatedDate", "datetime", nillable=False, defaultedOnCreate=True, **ro),
-        Field(
-            "CreatedById",
-            "reference",
-            referenceTo=["User"],
-            relationshipName="CreatedBy",
-            nillable=False,
-            defaultedOnCreate=True,
-            **ro,
-        ),
+        _user_reference("CreatedById", "CreatedBy", **ro),
         Field("LastModifiedDate", "datetime", nillable=False, defaultedOnCreate=True, **ro),
-        Field(
-            "LastModifiedById",
-            "reference",
-            referenceTo=["User"],
-            relationshipName="LastModifiedBy",
-            nillable=False,
-            defaultedOnCreate=True,
-            **ro,
-        ),
+        _user_reference("LastModifiedById", "LastModifiedBy", **ro),
         Field("SystemModstamp", "datetime", nillable=False, defaultedOnCreate=True, **ro),
     ]
 
@@ -350,29 +334,26 @@ def _event_fields() -> list[Field]:
     return [
         Field("ReplayId", "string", nillable=True, **ro),
         Field("CreatedDate", "datetime", nillable=False, defaultedOnCreate=True, **ro),
-        Field(
-            "CreatedById",
-            "reference",
-            referenceTo=["User"],
-            relationshipName="CreatedBy",
-            nillable=False,
-            defaultedOnCreate=True,
-            **ro,
-        ),
+        _user_reference("CreatedById", "CreatedBy", **ro),
         Field("EventUuid", "string", length=36, **ro),
     ]
 
 
-def _owner() -> Field:
+def _user_reference(name: str, relationship: str, **options: Any) -> Field:
+    """A required, defaulted lookup to User (CreatedById, LastModifiedById, OwnerId)."""
     return Field(
-        "OwnerId",
+        name,
         "reference",
-        label="Owner ID",
         referenceTo=["User"],
-        relationshipName="Owner",
+        relationshipName=relationship,
         nillable=False,
         defaultedOnCreate=True,
+        **options,
     )
+
+
+def _owner() -> Field:
+    return _user_reference("OwnerId", "Owner", label="Owner ID")
 
 
 def _address(prefix: str, label: str) -> list[Field]:

@@ -26,7 +26,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,50 +108,76 @@ def _standard_webhooks_key(key: str) -> bytes:
     return key.encode()
 
 
+def _standard_webhooks_signature(*, key: str, message_id: str, timestamp: str, body: bytes) -> str:
+    """The base64 HMAC-SHA256 of ``{webhook-id}.{webhook-timestamp}.{body}`` (a ``v1,`` signature's value)."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return base64.b64encode(hmac.new(_standard_webhooks_key(key), signed, hashlib.sha256).digest()).decode()
+
+
+def _legacy_signature(*, key: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of the body (``X-BC-Webhook-Signature``)."""
+    return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _header_authenticate(store: Store, body: bytes, headers: Mapping[str, str], now: float) -> str:
+    secret = store.webhook_secret
+    if not secret:
+        return "no webhook secret configured"
+    given = headers.get(store.webhook_header_name)
+    if not given:
+        return f"header {store.webhook_header_name} missing"
+    return "" if hmac.compare_digest(given.encode(), secret.encode()) else "header secret mismatch"
+
+
+def _standard_webhooks_authenticate(store: Store, body: bytes, headers: Mapping[str, str], now: float) -> str:
+    key = store.webhook_signing_key
+    if not key:
+        return "no signing key configured"
+    message_id = headers.get("webhook-id") or ""
+    timestamp = headers.get("webhook-timestamp") or ""
+    signatures = headers.get("webhook-signature") or ""
+    if not (message_id and timestamp and signatures):
+        return "webhook-id, webhook-timestamp or webhook-signature missing"
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        return "webhook-timestamp is not a number"
+    if abs(now - sent_at) > STANDARD_WEBHOOKS_TOLERANCE_SECONDS:
+        return "webhook-timestamp outside the tolerance"
+    expected = _standard_webhooks_signature(key=key, message_id=message_id, timestamp=timestamp, body=body)
+    for entry in signatures.split():
+        version, _, signature = entry.partition(",")
+        if version == "v1" and hmac.compare_digest(signature.encode(), expected.encode()):
+            return ""
+    return "no matching v1 signature"
+
+
+def _legacy_hmac_authenticate(store: Store, body: bytes, headers: Mapping[str, str], now: float) -> str:
+    secret = store.webhook_signing_key
+    if not secret:
+        return "no webhook secret configured"
+    given = (headers.get("X-BC-Webhook-Signature") or "").strip().lower()
+    if not given:
+        return "X-BC-Webhook-Signature missing"
+    given = given.removeprefix("sha256=")
+    expected = _legacy_signature(key=secret, body=body)
+    return "" if hmac.compare_digest(given.encode(), expected.encode()) else "signature mismatch"
+
+
+Authenticator = Callable[[Store, bytes, Mapping[str, str], float], str]
+AUTHENTICATORS: dict[str, Authenticator] = {
+    Store.WebhookAuth.HEADER: _header_authenticate,
+    Store.WebhookAuth.STANDARD_WEBHOOKS: _standard_webhooks_authenticate,
+    Store.WebhookAuth.LEGACY_HMAC: _legacy_hmac_authenticate,
+}
+
+
 def webhook_authenticate(*, store: Store, body: bytes, headers: Mapping[str, str], now: float) -> str:
     """ "" when the callback is authentic for the store's mode, else the reason (never a secret)."""
-    mode = store.webhook_auth_mode
-    if mode == Store.WebhookAuth.HEADER:
-        secret = store.webhook_secret
-        if not secret:
-            return "no webhook secret configured"
-        given = headers.get(store.webhook_header_name)
-        if not given:
-            return f"header {store.webhook_header_name} missing"
-        return "" if hmac.compare_digest(given.encode(), secret.encode()) else "header secret mismatch"
-    if mode == Store.WebhookAuth.STANDARD_WEBHOOKS:
-        key = store.webhook_signing_key
-        if not key:
-            return "no signing key configured"
-        message_id = headers.get("webhook-id") or ""
-        timestamp = headers.get("webhook-timestamp") or ""
-        signatures = headers.get("webhook-signature") or ""
-        if not (message_id and timestamp and signatures):
-            return "webhook-id, webhook-timestamp or webhook-signature missing"
-        try:
-            sent_at = int(timestamp)
-        except ValueError:
-            return "webhook-timestamp is not a number"
-        if abs(now - sent_at) > STANDARD_WEBHOOKS_TOLERANCE_SECONDS:
-            return "webhook-timestamp outside the tolerance"
-        signed = f"{message_id}.{timestamp}.".encode() + body
-        expected = base64.b64encode(hmac.new(_standard_webhooks_key(key), signed, hashlib.sha256).digest())
-        for entry in signatures.split():
-            version, _, signature = entry.partition(",")
-            if version == "v1" and hmac.compare_digest(signature.encode(), expected):
-                return ""
-        return "no matching v1 signature"
-    if mode == Store.WebhookAuth.LEGACY_HMAC:
-        secret = store.webhook_signing_key
-        if not secret:
-            return "no webhook secret configured"
-        given = (headers.get("X-BC-Webhook-Signature") or "").strip().lower()
-        if not given:
-            return "X-BC-Webhook-Signature missing"
-        given = given.removeprefix("sha256=")
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return "" if hmac.compare_digest(given.encode(), expected.encode()) else "signature mismatch"
-    return f"unknown authentication mode {mode!r}"
+    authenticate = AUTHENTICATORS.get(store.webhook_auth_mode)
+    if authenticate is None:
+        return f"unknown authentication mode {store.webhook_auth_mode!r}"
+    return authenticate(store, body, headers, now)
 
 
 def _auth_failure_count(*, store: Store, reason: str) -> None:
@@ -324,14 +350,11 @@ def webhook_request_sign(*, store: Store, body: bytes, now: int | None = None, m
     if mode == Store.WebhookAuth.STANDARD_WEBHOOKS:
         timestamp = str(int(time.time()) if now is None else now)
         message_id = message_id or f"msg_{hashlib.sha256(body + timestamp.encode()).hexdigest()[:24]}"
-        signed = f"{message_id}.{timestamp}.".encode() + body
-        digest = hmac.new(_standard_webhooks_key(store.webhook_signing_key), signed, hashlib.sha256).digest()
-        return {
-            "webhook-id": message_id,
-            "webhook-timestamp": timestamp,
-            "webhook-signature": "v1," + base64.b64encode(digest).decode(),
-        }
-    return {"X-BC-Webhook-Signature": hmac.new(store.webhook_signing_key.encode(), body, hashlib.sha256).hexdigest()}
+        signature = _standard_webhooks_signature(
+            key=store.webhook_signing_key, message_id=message_id, timestamp=timestamp, body=body
+        )
+        return {"webhook-id": message_id, "webhook-timestamp": timestamp, "webhook-signature": "v1," + signature}
+    return {"X-BC-Webhook-Signature": _legacy_signature(key=store.webhook_signing_key, body=body)}
 
 
 # ---------------------------------------------------------------------------------------------

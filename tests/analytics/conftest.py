@@ -95,22 +95,9 @@ def push_faked(monkeypatch) -> list:
 
 
 @pytest.fixture
-def salesforce(salesforce_sandbox, settings, monkeypatch):
+def salesforce(salesforce_wired, monkeypatch):
     """The process-wide Salesforce client pointed at the freshly reset stand-in; yields the stand-in."""
     from analytics import services
-    from sync.salesforce import salesforce_client_reset
 
-    settings.SALESFORCE = {
-        **settings.SALESFORCE,
-        "SANDBOX": True,
-        "LOGIN_URL": salesforce_sandbox.url,
-        "CA_BUNDLE": salesforce_sandbox.ca_path,
-        "AUTH": "client_credentials",
-        "CLIENT_ID": "sandbox-client",
-        "CLIENT_SECRET": "sandbox-secret",
-        "API_VERSION": "64.0",
-    }
     monkeypatch.setattr(services, "BULK_POLL_SECONDS", 0.05)
-    salesforce_client_reset()
-    yield salesforce_sandbox
-    salesforce_client_reset()
+    return salesforce_wired

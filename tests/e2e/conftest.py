@@ -15,13 +15,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
+
+from sync.models import Store
+from sync.seeds import seed_apply
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -54,6 +59,29 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 60.0, what: st
             return value
         time.sleep(0.2)
     pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what}")
+
+
+def live_store_create(*, bigcommerce_sandbox: Any, live_server: Any, secret: str, scopes: Iterable[str]) -> Store:
+    """The b2s Store of the stand-in's default store (header secret), with hooks for ``scopes`` at the live b2s.
+
+    A transactional test starts from whatever the previous one flushed, so the seeded
+    configuration is applied first (seeding never overwrites).
+    """
+    seed_apply(django_apps)
+    store = Store.objects.create(
+        name="Sandbox",
+        store_hash=bigcommerce_sandbox.app.store_hash,
+        store_id=bigcommerce_sandbox.app.store_id,
+        api_base_url=bigcommerce_sandbox.url,
+        access_token="sandbox-token",
+        webhook_auth_mode=Store.WebhookAuth.HEADER,
+        webhook_header_name="X-B2S-Webhook-Secret",
+        webhook_secret=secret,
+    )
+    destination = f"{live_server.url}/webhooks/bigcommerce/{store.store_hash}/"
+    for scope in scopes:
+        bigcommerce_sandbox.app.hook_create(scope, destination, headers={"X-B2S-Webhook-Secret": secret})
+    return store
 
 
 class QCluster:

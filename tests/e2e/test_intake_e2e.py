@@ -10,14 +10,12 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.apps import apps as django_apps
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from audit.models import AuditLog
 from sync.models import Store, WebhookEvent
-from sync.seeds import seed_apply
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import live_store_create, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -26,25 +24,9 @@ SECRET = "e2e-header-secret-0123456789"
 
 @pytest.fixture
 def store(bigcommerce_sandbox, live_server, transactional_db) -> Store:
-    # A transactional test starts from whatever the previous one flushed: make sure the seeded
-    # configuration is there (seeding never overwrites).
-    seed_apply(django_apps)
-    store = Store.objects.create(
-        name="Sandbox",
-        store_hash=bigcommerce_sandbox.app.store_hash,
-        store_id=bigcommerce_sandbox.app.store_id,
-        api_base_url=bigcommerce_sandbox.url,
-        access_token="sandbox-token",
-        webhook_auth_mode=Store.WebhookAuth.HEADER,
-        webhook_header_name="X-B2S-Webhook-Secret",
-        webhook_secret=SECRET,
+    return live_store_create(
+        bigcommerce_sandbox=bigcommerce_sandbox, live_server=live_server, secret=SECRET, scopes=("store/customer/*",)
     )
-    bigcommerce_sandbox.app.hook_create(
-        "store/customer/*",
-        f"{live_server.url}/webhooks/bigcommerce/{store.store_hash}/",
-        headers={"X-B2S-Webhook-Secret": SECRET},
-    )
-    return store
 
 
 def settled(cluster) -> bool:

@@ -11,12 +11,10 @@ import random
 from decimal import Decimal
 
 import pytest
-from django.apps import apps as django_apps
 
 from audit.models import AuditLog
 from sync.models import Store, WebhookEvent
-from sync.seeds import seed_apply
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import live_store_create, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,21 +29,12 @@ def cents(value) -> Decimal:
 
 @pytest.fixture
 def store(bigcommerce_sandbox, live_server, transactional_db) -> Store:
-    seed_apply(django_apps)  # a transactional test starts from what the previous one flushed
-    store = Store.objects.create(
-        name="Sandbox",
-        store_hash=bigcommerce_sandbox.app.store_hash,
-        store_id=bigcommerce_sandbox.app.store_id,
-        api_base_url=bigcommerce_sandbox.url,
-        access_token="sandbox-token",
-        webhook_auth_mode=Store.WebhookAuth.HEADER,
-        webhook_header_name="X-B2S-Webhook-Secret",
-        webhook_secret=SECRET,
+    return live_store_create(
+        bigcommerce_sandbox=bigcommerce_sandbox,
+        live_server=live_server,
+        secret=SECRET,
+        scopes=("store/order/*", "store/shipment/*"),
     )
-    destination = f"{live_server.url}/webhooks/bigcommerce/{store.store_hash}/"
-    for scope in ("store/order/*", "store/shipment/*"):
-        bigcommerce_sandbox.app.hook_create(scope, destination, headers={"X-B2S-Webhook-Secret": SECRET})
-    return store
 
 
 def settled(cluster) -> bool:

@@ -7,13 +7,11 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from django.apps import apps as django_apps
 
 from audit.models import AuditLog
 from recovery.models import Cart
 from sync.models import Store, WebhookEvent
-from sync.seeds import seed_apply
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import live_store_create, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,24 +21,9 @@ SCOPES = ("store/cart/abandoned", "store/cart/converted", "store/order/created")
 
 @pytest.fixture
 def store(bigcommerce_sandbox, live_server, transactional_db) -> Store:
-    seed_apply(django_apps)  # a transactional test starts from whatever the previous one flushed
-    store = Store.objects.create(
-        name="Sandbox",
-        store_hash=bigcommerce_sandbox.app.store_hash,
-        store_id=bigcommerce_sandbox.app.store_id,
-        api_base_url=bigcommerce_sandbox.url,
-        access_token="sandbox-token",
-        webhook_auth_mode=Store.WebhookAuth.HEADER,
-        webhook_header_name="X-B2S-Webhook-Secret",
-        webhook_secret=SECRET,
+    return live_store_create(
+        bigcommerce_sandbox=bigcommerce_sandbox, live_server=live_server, secret=SECRET, scopes=SCOPES
     )
-    for scope in SCOPES:
-        bigcommerce_sandbox.app.hook_create(
-            scope,
-            f"{live_server.url}/webhooks/bigcommerce/{store.store_hash}/",
-            headers={"X-B2S-Webhook-Secret": SECRET},
-        )
-    return store
 
 
 def settled(cluster, expected: int) -> bool:

@@ -64,39 +64,12 @@ def encode(payload) -> bytes:
 
 
 @pytest.fixture
-def salesforce_settings(salesforce_sandbox, settings):
+def salesforce_settings(salesforce_wired):
     """b2s's Salesforce settings pointed at the stand-in; the process-wide client rebuilt around it."""
-    from sync.salesforce import salesforce_client_reset
-
-    settings.SALESFORCE = {
-        **settings.SALESFORCE,
-        "SANDBOX": True,
-        "AUTH": "client_credentials",
-        "LOGIN_URL": salesforce_sandbox.url,
-        "CLIENT_ID": "sandbox-client",
-        "CLIENT_SECRET": "sandbox-secret",
-        "CA_BUNDLE": salesforce_sandbox.ca_path,
-        "API_VERSION": "64.0",
-    }
-    salesforce_client_reset()
-    yield salesforce_sandbox
-    salesforce_client_reset()
+    return salesforce_wired
 
 
 @pytest.fixture
-def sandbox_store(bigcommerce_sandbox, settings, db) -> Store:
+def sandbox_store(sandbox_store_make) -> Store:
     """The b2s Store of the BigCommerce stand-in's default store, trusting its CA."""
-    from sync.bigcommerce import bigcommerce_clients_reset
-
-    settings.BIGCOMMERCE_CA_BUNDLE = bigcommerce_sandbox.ca_path
-    bigcommerce_clients_reset()
-    store = Store.objects.create(
-        name="Sandbox store",
-        store_hash="sandbox",
-        store_id=bigcommerce_sandbox.app.store_id,
-        api_base_url=bigcommerce_sandbox.url,
-        access_token="sandbox-token",
-        webhook_secret=HEADER_SECRET,
-    )
-    yield store
-    bigcommerce_clients_reset()
+    return sandbox_store_make(webhook_secret=HEADER_SECRET)

@@ -16,16 +16,10 @@ from audit.models import AuditLog
 from audit.services import audit_log_prune, audit_record
 from b2s.logging import secret_register
 from sync.models import Store, WebhookEvent
-from tests.intake.conftest import HEADER_SECRET, callback
+from sync.services.webhooks import webhook_event_receive
+from tests.intake.conftest import HEADER_SECRET, callback, encode
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "", "pw-for-tests-only")
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -211,8 +205,19 @@ def test_webhook_event_admin_list_search_detail(admin_client, events):
     detail = admin_client.get(f"{url}{failed.pk}/change/")
     assert detail.status_code == 200
     assert "store/order/created" in detail.text and "BigCommerce" in detail.text
-    assert HEADER_SECRET not in detail.text
     assert admin_client.get(f"{url}add/").status_code == 403
+
+
+def test_webhook_event_admin_detail_never_shows_the_secret_header(admin_client, header_store):
+    """An event received with the store's secret header shows its other headers, never the secret."""
+    body = encode(callback(header_store, scope="store/order/created", resource_id=252))
+    headers = {"X-B2S-Webhook-Secret": HEADER_SECRET, "User-Agent": "BigCommerce-Webhooks"}
+    received = webhook_event_receive(store_hash=header_store.store_hash, body=body, headers=headers)
+    assert received.status_code == 200 and received.event_id is not None
+    detail = admin_client.get(f"/admin/sync/webhookevent/{received.event_id}/change/")
+    assert detail.status_code == 200
+    assert "BigCommerce-Webhooks" in detail.text  # the headers are shown...
+    assert HEADER_SECRET not in detail.text  # ...but not the one that carried the secret
 
 
 def test_webhook_event_admin_replay(admin_client, events, django_capture_on_commit_callbacks):

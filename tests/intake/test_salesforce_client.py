@@ -253,3 +253,20 @@ def test_simple_salesforce_shares_token_session_and_counting(sf, salesforce_sett
     assert result["totalSize"] == 1
     assert counter.count == 2  # the refused one and the retry
     assert token_requests(app) == 2
+
+
+def test_the_token_is_kept_out_of_the_repr(sf):
+    token = sf.token()
+    assert token.access_token and token.access_token not in repr(token)
+    assert token.instance_url in repr(token)
+
+
+def test_bulk_upsert_logs_in_again_once_when_the_session_expired(sf, salesforce_settings):
+    app = salesforce_settings.app
+    sf.token()
+    app.sessions_expire()
+    rows = [{"BigCommerceCustomerId__c": "bulk:1", "Name": "Bulk One"}]
+    answers = sf.bulk_upsert("Account", "BigCommerceCustomerId__c", rows, poll_seconds=0.05)
+    assert [answer["numberRecordsFailed"] for answer in answers] == [0]
+    assert token_requests(app) == 2  # the first login and exactly one re-login
+    assert [record["Name"] for record in app.records("Account")] == ["Bulk One"]

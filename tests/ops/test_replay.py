@@ -9,8 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from sync.management.commands.replay import events_select, ids_parse, since_parse
+from sync.management.commands.replay import ids_parse, since_parse
 from sync.models import Store, WebhookEvent
+from sync.selectors import webhook_events_select
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +131,7 @@ def test_since_and_ids_parsing():
 
 
 def test_selection_is_oldest_first(events):
-    received = list(events_select().values_list("received_at", flat=True))
+    received = list(webhook_events_select().values_list("received_at", flat=True))
     assert received == sorted(received)
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
 from sync.handlers import HandlerResult
 from sync.models import Store, WebhookEvent
@@ -32,45 +31,15 @@ SCOPE_FIXTURES = {
 
 
 @pytest.fixture
-def org(salesforce_sandbox, settings):
+def org(salesforce_wired):
     """b2s's Salesforce settings pointed at the freshly reset stand-in, with no cached ids."""
-    from sync.salesforce import salesforce_client_reset
-
-    settings.SALESFORCE = {
-        **settings.SALESFORCE,
-        "SANDBOX": True,
-        "AUTH": "client_credentials",
-        "LOGIN_URL": salesforce_sandbox.url,
-        "CLIENT_ID": "sandbox-client",
-        "CLIENT_SECRET": "sandbox-secret",
-        "CA_BUNDLE": salesforce_sandbox.ca_path,
-        "API_VERSION": "64.0",
-    }
-    cache.clear()  # the standard price book id of the previous test's org
-    salesforce_client_reset()
-    yield salesforce_sandbox
-    salesforce_client_reset()
-    cache.clear()
+    return salesforce_wired
 
 
 @pytest.fixture
-def store(bigcommerce_sandbox, settings, db) -> Store:
+def store(sandbox_store_make) -> Store:
     """The b2s Store of the BigCommerce stand-in's default store, trusting its CA."""
-    from sync.bigcommerce import bigcommerce_clients_reset
-
-    settings.BIGCOMMERCE_CA_BUNDLE = bigcommerce_sandbox.ca_path
-    bigcommerce_clients_reset()
-    row = Store.objects.create(
-        name="Sandbox store",
-        store_hash="sandbox",
-        store_id=bigcommerce_sandbox.app.store_id,
-        api_base_url=bigcommerce_sandbox.url,
-        access_token="sandbox-token",
-        webhook_secret="order-tests-secret",
-        timezone="America/New_York",
-    )
-    yield row
-    bigcommerce_clients_reset()
+    return sandbox_store_make(webhook_secret="order-tests-secret", timezone="America/New_York")
 
 
 @dataclass

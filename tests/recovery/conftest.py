@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
 from sync.models import Store, WebhookEvent
 
@@ -24,45 +23,15 @@ FIXTURES = {"store/cart/abandoned": "store_cart_abandoned", "store/cart/converte
 
 
 @pytest.fixture
-def org(salesforce_sandbox, settings):
-    """b2s's Salesforce settings pointed at the freshly reset stand-in; the client rebuilt around it."""
-    from sync.salesforce import salesforce_client_reset
-
-    settings.SALESFORCE = {
-        **settings.SALESFORCE,
-        "SANDBOX": True,
-        "AUTH": "client_credentials",
-        "LOGIN_URL": salesforce_sandbox.url,
-        "CLIENT_ID": "sandbox-client",
-        "CLIENT_SECRET": "sandbox-secret",
-        "CA_BUNDLE": salesforce_sandbox.ca_path,
-        "API_VERSION": "64.0",
-    }
-    cache.clear()  # ids cached for the previous test's org (standard price book)
-    salesforce_client_reset()
-    yield salesforce_sandbox.app
-    salesforce_client_reset()
-    cache.clear()
+def org(salesforce_wired):
+    """b2s's Salesforce settings pointed at the freshly reset stand-in; yields the stand-in's app."""
+    return salesforce_wired.app
 
 
 @pytest.fixture
-def store(bigcommerce_sandbox, settings, db) -> Store:
+def store(sandbox_store_make) -> Store:
     """The b2s Store of the BigCommerce stand-in's default store (time zone Europe/Berlin), trusting its CA."""
-    from sync.bigcommerce import bigcommerce_clients_reset
-
-    settings.BIGCOMMERCE_CA_BUNDLE = bigcommerce_sandbox.ca_path
-    bigcommerce_clients_reset()
-    store = Store.objects.create(
-        name="Sandbox store",
-        store_hash=bigcommerce_sandbox.app.store_hash,
-        store_id=bigcommerce_sandbox.app.store_id,
-        api_base_url=bigcommerce_sandbox.url,
-        access_token="sandbox-token",
-        webhook_secret=WEBHOOK_SECRET,
-        timezone="Europe/Berlin",
-    )
-    yield store
-    bigcommerce_clients_reset()
+    return sandbox_store_make(webhook_secret=WEBHOOK_SECRET, timezone="Europe/Berlin")
 
 
 @dataclass

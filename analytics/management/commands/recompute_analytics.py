@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from analytics.services import RecomputeResult, analytics_recompute
-from sync.models import Store
+from sync.selectors import store_get
 
 BAR_WIDTH = 30
 CHANGES_SHOWN = 50  # at the default verbosity; -v 2 prints every change
@@ -55,7 +55,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         store = None
         if options["store"]:
-            store = Store.objects.filter(store_hash=options["store"]).first()
+            store = store_get(store_hash=options["store"])
             if store is None:
                 raise CommandError(f"No store with the hash {options['store']!r}.")
         # The bar goes to stderr so stdout stays a clean report of the changes.

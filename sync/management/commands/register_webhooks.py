@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from sync.models import Store
+from sync.selectors import store_get, stores_active
 from sync.webhook_registration import (
     CREATE,
     DELETE,
@@ -45,12 +46,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from sync.bigcommerce import BigCommerceError
 
-        stores = Store.objects.filter(is_active=True)
         if options["store"]:
-            stores = Store.objects.filter(store_hash=options["store"])
-            if not stores.exists():
+            store = store_get(store_hash=options["store"])
+            if store is None:
                 raise CommandError(f"No store with hash {options['store']!r}.")
-        if not stores.exists():
+            stores = [store]
+        else:
+            stores = list(stores_active())
+        if not stores:
             raise CommandError("No active store: add one in the admin first.")
         base_url = options["base_url"] or ""
         if not options["list"] and not base_url:

@@ -7,11 +7,11 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from sync.models import WebhookEvent
+from sync.selectors import webhook_event_ids_missing, webhook_events_select
+from sync.services.webhooks import webhook_events_replay
 
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -49,35 +49,6 @@ def ids_parse(values: list[str]) -> list[int]:
     return ids
 
 
-def events_select(
-    *,
-    failed: bool = False,
-    dead: bool = False,
-    ids: list[int] | None = None,
-    scopes: list[str] | None = None,
-    since: datetime | None = None,
-    store_hash: str = "",
-) -> QuerySet[WebhookEvent]:
-    """The events a replay targets. Without --failed/--dead: failed and dead ones, or any status for --ids."""
-    events = WebhookEvent.objects.all()
-    statuses = [
-        status for status, chosen in ((WebhookEvent.Status.FAILED, failed), (WebhookEvent.Status.DEAD, dead)) if chosen
-    ]
-    if not statuses and not ids:
-        statuses = [WebhookEvent.Status.FAILED, WebhookEvent.Status.DEAD]
-    if statuses:
-        events = events.filter(status__in=statuses)
-    if ids:
-        events = events.filter(pk__in=ids)
-    if scopes:
-        events = events.filter(scope__in=scopes)
-    if since is not None:
-        events = events.filter(received_at__gte=since)
-    if store_hash:
-        events = events.filter(store__store_hash=store_hash)
-    return events.order_by("received_at", "pk")
-
-
 class Command(BaseCommand):
     help = (
         "Re-queue stored webhook events for processing. By default the failed and dead ones; "
@@ -103,7 +74,7 @@ class Command(BaseCommand):
             since = since_parse(options["since"]) if options["since"] else None
         except ValueError as error:
             raise CommandError(str(error)) from None
-        events = events_select(
+        events = webhook_events_select(
             failed=options["failed"],
             dead=options["dead"],
             ids=ids,
@@ -112,10 +83,9 @@ class Command(BaseCommand):
             store_hash=options["store"],
         )
         matched = events.count()
-        if ids:
-            unknown = sorted(set(ids) - set(WebhookEvent.objects.filter(pk__in=ids).values_list("pk", flat=True)))
-            if unknown:
-                self.stderr.write(f"No event with id {', '.join(map(str, unknown))}.")
+        unknown = webhook_event_ids_missing(ids=ids) if ids else []
+        if unknown:
+            self.stderr.write(f"No event with id {', '.join(map(str, unknown))}.")
         if options["dry_run"]:
             for event in events[:50]:
                 self.stdout.write(
@@ -123,7 +93,5 @@ class Command(BaseCommand):
                 )
             self.stdout.write(f"Would re-queue {matched} event(s).")
             return
-        from sync.services import webhook_events_replay
-
         requeued = webhook_events_replay(events=events) if matched else 0
         self.stdout.write(f"Re-queued {requeued} of {matched}")

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from b2s.env import SANDBOX_BIGCOMMERCE_PORT
-from sync.models import Store
+from sync.services.stores import SandboxOnly, store_sandbox_ensure
 
 
 class Command(BaseCommand):
     help = "Create or update the 'sandbox' store that talks to the local BigCommerce stand-in."
 
-    def add_arguments(self, parser: Any) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--url", default=f"https://127.0.0.1:{SANDBOX_BIGCOMMERCE_PORT}")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.SALESFORCE["SANDBOX"]:
-            raise CommandError("Salesforce credentials are configured: the sandbox store is for local runs only.")
-        store, created = Store.objects.update_or_create(
-            store_hash="sandbox",
-            defaults={
-                "name": "Sandbox store",
-                "api_base_url": options["url"],
-                "access_token": "sandbox-token",
-                "webhook_secret": "sandbox-webhook-secret",
-                "is_active": True,
-            },
-        )
+        try:
+            store, created = store_sandbox_ensure(api_base_url=options["url"])
+        except SandboxOnly as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(f"{'Created' if created else 'Updated'} store {store}.")

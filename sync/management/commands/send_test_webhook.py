@@ -12,7 +12,7 @@ from typing import Any
 import requests
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sync.models import Store
+from sync.selectors import store_get
 from sync.services.webhooks import webhook_payload_build, webhook_request_sign
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=10.0)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        store = Store.objects.filter(store_hash=options["store"]).first()
+        store = store_get(store_hash=options["store"])
         if store is None:
             raise CommandError(f"No store with hash {options['store']!r}.")
         resource_id: int | str = int(options["id"]) if options["id"].isdigit() else options["id"]

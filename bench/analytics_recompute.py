@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +27,8 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+
+from bench_setup import django_bootstrap  # noqa: E402  (beside this script)
 
 
 def main() -> int:
@@ -38,18 +38,8 @@ def main() -> int:
     parser.add_argument("--database-url", default="", help="Default: a temporary SQLite file.")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="b2s-bench-"))
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b2s.settings_test")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    import django
-
-    django.setup()
+    workdir = django_bootstrap(prefix="b2s-bench-analytics-", database_url=args.database_url)
     from django.conf import settings
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
     from analytics import services
     from analytics.models import LedgerEntry

@@ -24,13 +24,14 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+
+from bench_setup import django_bootstrap  # noqa: E402  (beside this script)
 
 
 def main() -> int:
@@ -44,18 +45,8 @@ def main() -> int:
     parser.add_argument("--database-url", default="", help="Default: a temporary SQLite file.")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="b2s-bench-backfill-"))
-    database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b2s.settings_test")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    workdir = django_bootstrap(prefix="b2s-bench-backfill-", database_url=args.database_url)
+    database_url = os.environ["DATABASE_URL"]
     from django.conf import settings
 
     from sandbox.bigcommerce.app import BigCommerceSandbox

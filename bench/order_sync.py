@@ -25,13 +25,15 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+
+from bench_setup import django_bootstrap  # noqa: E402  (beside this script)
+
 SECRET = "bench-orders-secret-0123456789"
 PREDECESSOR = "Node.js predecessor (published): about 100 orders/minute, 3-6 Salesforce API requests per order"
 
@@ -64,18 +66,8 @@ def main() -> int:
     parser.add_argument("--database-url", default="", help="Default: a temporary SQLite file.")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="b2s-bench-orders-"))
-    database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b2s.settings_test")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    workdir = django_bootstrap(prefix="b2s-bench-orders-", database_url=args.database_url)
+    database_url = os.environ["DATABASE_URL"]
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per webhook otherwise

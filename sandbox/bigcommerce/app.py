@@ -184,6 +184,11 @@ CONTROL_RULES = Map(
 )
 
 
+def _within(value: Any, low: Any, high: Any) -> bool:
+    """Whether ``value`` lies inside the filter's bounds; an empty bound does not limit."""
+    return not (low and value < low) and not (high and value > high)
+
+
 class ApiError(Exception):
     """An answer in the API's error format for its version (v2 array, v3 object)."""
 
@@ -1282,13 +1287,9 @@ class BigCommerceSandbox:
                 continue
             if external_order_id is not None and order.external_order_id != external_order_id:
                 continue
-            if dates["min_date_created"] and order.date_created < dates["min_date_created"]:
+            if not _within(order.date_created, dates["min_date_created"], dates["max_date_created"]):
                 continue
-            if dates["max_date_created"] and order.date_created > dates["max_date_created"]:
-                continue
-            if dates["min_date_modified"] and order.date_modified < dates["min_date_modified"]:
-                continue
-            if dates["max_date_modified"] and order.date_modified > dates["max_date_modified"]:
+            if not _within(order.date_modified, dates["min_date_modified"], dates["max_date_modified"]):
                 continue
             result.append(order)
         return result
@@ -1501,13 +1502,9 @@ class BigCommerceSandbox:
                     continue
                 if likes is not None and not any(like in full_name for like in likes):
                     continue
-                if bounds["date_created:min"] and customer.date_created < bounds["date_created:min"]:
+                if not _within(customer.date_created, bounds["date_created:min"], bounds["date_created:max"]):
                     continue
-                if bounds["date_created:max"] and customer.date_created > bounds["date_created:max"]:
-                    continue
-                if bounds["date_modified:min"] and customer.date_modified < bounds["date_modified:min"]:
-                    continue
-                if bounds["date_modified:max"] and customer.date_modified > bounds["date_modified:max"]:
+                if not _within(customer.date_modified, bounds["date_modified:min"], bounds["date_modified:max"]):
                     continue
                 found.append(customer)
             if sort:

@@ -181,14 +181,7 @@ class SObjectType:
 
     def field(self, name: str) -> Field | None:
         """The field named ``name`` (API names are case-insensitive), or None."""
-        found = self.fields.get(name)
-        if found is not None:
-            return found
-        lowered = name.lower()
-        for candidate in self.fields.values():
-            if candidate.name.lower() == lowered:
-                return candidate
-        return None
+        return _by_api_name(self.fields, name)
 
     def relationship(self, name: str) -> Field | None:
         """The lookup field whose relationship name is ``name`` (``Account`` for ``AccountId``)."""
@@ -199,6 +192,15 @@ class SObjectType:
         return None
 
 
+def _by_api_name(named: dict[str, Any], name: str) -> Any:
+    """``named[name]``, else the entry whose ``.name`` matches case-insensitively (API names), else None."""
+    found = named.get(name)
+    if found is not None:
+        return found
+    lowered = name.lower()
+    return next((candidate for candidate in named.values() if candidate.name.lower() == lowered), None)
+
+
 class Schema:
     """All objects of the org, looked up case-insensitively."""
 
@@ -207,14 +209,7 @@ class Schema:
 
     def get(self, name: str) -> SObjectType | None:
         """The object named ``name`` (case-insensitive), or None."""
-        found = self.objects.get(name)
-        if found is not None:
-            return found
-        lowered = name.lower()
-        for candidate in self.objects.values():
-            if candidate.name.lower() == lowered:
-                return candidate
-        return None
+        return _by_api_name(self.objects, name)
 
     def __getitem__(self, name: str) -> SObjectType:
         found = self.get(name)

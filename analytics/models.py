@@ -13,7 +13,7 @@ from django.db import models
 
 from sync.models import Store
 
-# "{hash}:guest:{email}" with a 254-character email and a 64-character hash still fits.
+# Room for any "{hash}:..." value (guests are "{hash}:guest:{32 hex digits}"; older ones carried the email).
 CUSTOMER_KEY_LENGTH = 400
 
 
@@ -66,12 +66,16 @@ class CustomerValues(models.Model):
     rfm_score = models.CharField("RFM score", max_length=3, default="111")
     segment = models.CharField(max_length=32, blank=True)
     tags = models.CharField(max_length=255, blank=True)
+    # Written only once Salesforce answered (the order sync's settle check, the daily recompute), never
+    # when the ledger changes: the ledger is BigCommerce's truth, this is Salesforce's.
     pushed_values = models.JSONField(
-        null=True, blank=True, help_text="The Account analytics fields as last sent to Salesforce (empty: never)."
+        null=True,
+        blank=True,
+        help_text="The Account analytics fields Salesforce holds as far as b2s knows (empty: never sent, or unknown).",
     )
     pushed_at = models.DateTimeField(null=True, blank=True)
-    # Set only by the order sync's recording: the daily recompute leaves rows that an
-    # order sync refreshed while it ran to the fresher writer.
+    # Set only by the order sync (its ledger recording and its settle check): the daily recompute
+    # leaves rows that an order sync touched while it ran to the fresher writer.
     recorded_at = models.DateTimeField(null=True, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)
 

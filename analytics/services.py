@@ -1,10 +1,11 @@
 """Customer analytics services: the ledger, the derived values, and the daily recompute.
 
-The order sync calls :func:`customer_account_fields` to put a customer's analytics
-on the Account in the same composite request as the order (no extra Salesforce
-request), then :func:`ledger_order_record` inside its transaction once Salesforce
-accepted it. :func:`analytics_recompute` runs daily (time moves recency) and pushes
-only the Accounts whose fields differ from what Salesforce was last sent.
+The order sync records the order in the ledger (:func:`ledger_order_record`, committed) before it
+calls Salesforce, puts :func:`customer_account_fields` (the full ledger's values) on the Account in
+the same composite request as the order (no extra Salesforce request), and once Salesforce applied
+it calls :func:`account_fields_settle`, which corrects the Account when another order of the
+customer changed the ledger meanwhile. :func:`analytics_recompute` runs daily (time moves recency)
+and pushes only the Accounts whose fields differ from what Salesforce was last sent.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -42,6 +44,7 @@ BULK_POLL_SECONDS = 2.0  # how often a bulk job is polled; tests lower it
 WRITE_BATCH = 500
 MAX_CHANGES_KEPT = 100_000  # a bound on the per-customer change list a run reports
 MAX_ERRORS_KEPT = 20
+SETTLE_CORRECTIONS_MAX = 5  # Account PATCHes one order sync may spend converging its customer's analytics
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -203,37 +206,33 @@ def customer_account_fields(
     return r.account_fields(derived, rules=rules)
 
 
-def ledger_order_record(
-    *,
-    store: Store,
-    customer_key: str,
-    order: LedgerOrder,
-    pushed_fields: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Upsert the order's ledger row and refresh its customer's derived values.
+def ledger_order_record(*, store: Store, customer_key: str, order: LedgerOrder, now: datetime | None = None) -> bool:
+    """Upsert the order's ledger row and refresh its customer's derived values; True when the facts changed.
 
-    Called inside the order sync's ``transaction.atomic()`` after Salesforce accepted the
-    order. An order whose customer key changed moves to the new customer and both
-    customers are refreshed. ``pushed_fields`` is what the caller sent to the Account
-    (the ``customer_account_fields`` result it put in the request): it is remembered as
-    Salesforce's state, so the daily recompute pushes only real differences. Without it
-    nothing is assumed and the daily recompute sends the values if they differ from the
-    last known push.
+    The order sync calls it before it sends the order to Salesforce, in a transaction of its
+    own (committed at once, so every other worker computing this customer's values sees the
+    order in flight). The ledger describes BigCommerce's orders, not what Salesforce holds:
+    what was pushed is ``CustomerValues.pushed_values``, written only by
+    :func:`account_fields_settle` and the daily recompute. An order whose customer key changed
+    moves to the new customer and both customers are refreshed (the old Account learns it from
+    the daily recompute). "Changed" means a new row or other facts (customer, date, amounts,
+    status): a redelivery changes nothing.
     """
     now = now or timezone.now()
     rules = rules_current()
     facts = _facts_of(order)
+    gross, refunded = r.money(facts.gross_total), r.money(facts.refunded_amount)
     with transaction.atomic():
-        # Lock the customer's row first: two orders of one customer recorded at once then
-        # serialise, and the second one computes from a ledger that includes the first.
+        # Lock the customer's row first: recordings and settle checks of one customer serialise
+        # (account_fields_settle relies on it), and each computes from a ledger with the others.
         values_row = _values_row_locked(store=store, customer_key=customer_key)
         previous = (
             LedgerEntry.objects.select_for_update()
             .filter(store=store, order_id=order.order_id)
-            .values_list("customer_key", flat=True)
+            .values_list("customer_key", "order_date", "gross_total", "refunded_amount", "status_id")
             .first()
         )
+        changed = previous is None or previous != (customer_key, order.order_date, gross, refunded, order.status_id)
         net = max(r.money(facts.gross_total - facts.refunded_amount), r.ZERO)
         LedgerEntry.objects.update_or_create(
             store=store,
@@ -241,20 +240,124 @@ def ledger_order_record(
             defaults={
                 "customer_key": customer_key,
                 "order_date": order.order_date,
-                "gross_total": r.money(facts.gross_total),
-                "refunded_amount": r.money(facts.refunded_amount),
+                "gross_total": gross,
+                "refunded_amount": refunded,
                 "net_total": net,
                 "status_id": order.status_id,
                 "counted": r.order_counts(facts, rules=rules),
                 "currency": order.currency or "",
             },
         )
-        _values_refresh(row=values_row, store=store, rules=rules, now=now, pushed_fields=pushed_fields)
-        if previous is not None and previous != customer_key:
+        _values_refresh(row=values_row, store=store, rules=rules, now=now)
+        if previous is not None and previous[0] != customer_key:
             # The order moved (a guest who registered, an edited customer): the old Account's
             # values change too; Salesforce learns it from the next daily recompute.
-            old_row = _values_row_locked(store=store, customer_key=previous)
-            _values_refresh(row=old_row, store=store, rules=rules, now=now, pushed_fields=None)
+            old_row = _values_row_locked(store=store, customer_key=previous[0])
+            _values_refresh(row=old_row, store=store, rules=rules, now=now)
+    return changed
+
+
+@dataclass(frozen=True)
+class AccountSettled:
+    """How an order sync left its customer's Account analytics (for the audit entry)."""
+
+    corrections: int  # Account PATCHes sent after the order's own write
+    settled: bool  # the Account holds the full ledger's values, as far as b2s can know
+    note: str = ""  # why not, when not
+
+    def details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"corrections": self.corrections, "settled": self.settled}
+        if self.note:
+            details["note"] = self.note
+        return details
+
+
+def account_fields_settle(
+    *,
+    store: Store,
+    customer_key: str,
+    sent: dict[str, Any] | None,
+    account_id: str = "",
+    now: datetime | None = None,
+) -> AccountSettled:
+    """After an order sync's write landed, make the Account's analytics equal the full ledger's.
+
+    ``sent`` is the ``customer_account_fields`` result the caller's request carried, called once
+    Salesforce has answered (so the write is applied); ``None`` when nothing was sent although the
+    ledger changed (an order whose Salesforce records need no change): what was last pushed is
+    compared then. Under the customer's row lock the values are computed from the full ledger:
+    equal to what the Account holds, they are remembered as pushed (no request, the common case);
+    different, one PATCH of the Account (by ``account_id``, else by external id) sends them and
+    the check repeats, at most ``SETTLE_CORRECTIONS_MAX`` times. Beyond that, or when a correction fails,
+    what was pushed is marked unknown (``pushed_values`` = None) and the daily recompute, or the
+    customer's next order, sends the values.
+
+    Why the last write to the Account carries the full ledger's values: every order sync commits
+    its ledger row BEFORE it computes what it sends, and checks AFTER Salesforce applied its write
+    (its graph or a correction). Take the last analytics write W to the Account, by sync S (two
+    workers A and B: whichever of their writes lands last). S's check ran after W was applied;
+    a ledger change committed after that check comes from a sync that computes and writes after
+    it, so later than W: there is none, S's check saw the final ledger, and since W is the last
+    write S found nothing to correct: the Account holds the final ledger's values. Exceptions: a
+    sync whose Salesforce request failed wrote nothing (its retry or the recompute repairs, and
+    nothing claims its values were pushed), and the bound above.
+
+    Why ``pushed_values`` stays honest: each check and its recording happen under the customer's
+    row lock, which every ledger recording takes first; so recordings follow the order of checks,
+    the last check saw the final ledger, and what it records is what the last write carried.
+    """
+    corrections = 0
+    while True:
+        with transaction.atomic():
+            row = _values_row_locked(store=store, customer_key=customer_key)
+            current = customer_account_fields(store=store, customer_key=customer_key, now=now)
+            held = r.fields_wire(sent) if sent is not None else row.pushed_values
+            if not r.fields_changed(current, held):
+                if sent is not None:
+                    _pushed_record(row, sent)
+                return AccountSettled(corrections=corrections, settled=True)
+            if corrections >= SETTLE_CORRECTIONS_MAX:
+                note = (
+                    f"the ledger still changed after {corrections} corrections: "
+                    "left to the next order of this customer or the daily recompute"
+                )
+                _pushed_forget(row)
+                logger.warning("Account analytics of %s not settled: %s", customer_key, note)
+                return AccountSettled(corrections=corrections, settled=False, note=note)
+        corrections += 1
+        logger.info("Account analytics of %s changed while its order was sent: correcting", customer_key)
+        try:
+            _account_patch(customer_key=customer_key, account_id=account_id, fields=current)
+        except SalesforceError as error:
+            note = f"correction failed ({error.code or error.status}): left to the daily recompute"
+            with transaction.atomic():
+                _pushed_forget(_values_row_locked(store=store, customer_key=customer_key))
+            logger.warning("Account analytics of %s not settled: %s", customer_key, note)
+            return AccountSettled(corrections=corrections, settled=False, note=note)
+        sent = current
+
+
+def _account_patch(*, customer_key: str, account_id: str, fields: dict[str, Any]) -> None:
+    """One PATCH of the Account's analytics fields: by id when known, else by external id."""
+    path = (
+        f"sobjects/Account/{account_id}"
+        if account_id
+        else f"sobjects/Account/{ACCOUNT_EXTERNAL_ID}/{quote(customer_key, safe='')}"
+    )
+    salesforce_client().request("PATCH", path, json=fields)
+
+
+def _pushed_record(row: CustomerValues, fields: dict[str, Any]) -> None:
+    row.pushed_values = {**(row.pushed_values or {}), **r.fields_wire(fields)}
+    row.pushed_at = row.recorded_at = timezone.now()
+    row.save(update_fields=["pushed_values", "pushed_at", "recorded_at"])
+
+
+def _pushed_forget(row: CustomerValues) -> None:
+    # Unknown is honest: the daily recompute compares with nothing and sends the values.
+    row.pushed_values = None
+    row.pushed_at = row.recorded_at = timezone.now()
+    row.save(update_fields=["pushed_values", "pushed_at", "recorded_at"])
 
 
 def _values_row_locked(*, store: Store, customer_key: str) -> CustomerValues:
@@ -307,9 +410,7 @@ DERIVED_COLUMNS = (
 )
 
 
-def _values_refresh(
-    *, row: CustomerValues, store: Store, rules: r.Rules, now: datetime, pushed_fields: dict[str, Any] | None
-) -> None:
+def _values_refresh(*, row: CustomerValues, store: Store, rules: r.Rules, now: datetime) -> None:
     orders = _customer_orders(store=store, customer_key=row.customer_key)
     facts = r.customer_facts(orders, rules=rules, tz=store.tz)
     derived = r.derive(
@@ -319,12 +420,7 @@ def _values_refresh(
     row.computed_at = now
     # Wall-clock times (``now`` may be a logical date): the recompute compares them with its start.
     row.recorded_at = timezone.now()
-    update = [*DERIVED_COLUMNS, "recorded_at"]
-    if pushed_fields:
-        row.pushed_values = {**(row.pushed_values or {}), **r.fields_wire(pushed_fields)}
-        row.pushed_at = row.recorded_at
-        update += ["pushed_values", "pushed_at"]
-    row.save(update_fields=update)
+    row.save(update_fields=[*DERIVED_COLUMNS, "recorded_at"])
 
 
 # ---------------------------------------------------------------------------------------------

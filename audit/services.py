@@ -40,10 +40,17 @@ def audit_record(
 ) -> AuditLog | None:
     """One audit entry for one sync operation; None while the ``audit_trail`` flag is off.
 
-    The error text is redacted (no token, password or signature ever lands in the log).
+    The error text is redacted (no token, password or signature ever lands in the log). The values
+    shortened to fit Salesforce fields since the previous entry of this sync (the innermost
+    ``salesforce_calls_counted`` block, or the webhook event's) are listed in ``details["truncated"]``.
     """
+    from sync.salesforce import salesforce_truncations_take
+
+    truncated = salesforce_truncations_take()  # taken even when not written: never carried to the next entry
     if not config.flag("audit_trail"):
         return None
+    if truncated:
+        details = {**(details or {}), "truncated": [*(details or {}).get("truncated", []), *truncated]}
     return AuditLog.objects.create(
         operation=operation,
         store=store,

@@ -105,6 +105,8 @@ def salesforce_config(env: Mapping[str, str], *, base_dir: Path) -> dict[str, An
             f"SALESFORCE_API_VERSION must be a number like 64.0 (62.0 or newer), not {version!r}."
         ) from None
     tls_dir = Path(env.get("SANDBOX_TLS_DIR") or base_dir / ".sandbox" / "tls")
+    # The JWT assertion's audience is never the (My Domain) login URL: production or sandbox login.
+    jwt_audience = (env.get("SALESFORCE_JWT_AUDIENCE") or "https://login.salesforce.com").rstrip("/")
     if sandbox:
         return {
             "SANDBOX": True,
@@ -117,6 +119,7 @@ def salesforce_config(env: Mapping[str, str], *, base_dir: Path) -> dict[str, An
             "PASSWORD": "sandbox-password",
             "SECURITY_TOKEN": "",
             "PRIVATE_KEY_FILE": "",
+            "JWT_AUDIENCE": jwt_audience,
             "API_VERSION": version,
             "CA_BUNDLE": env.get("SALESFORCE_CA_BUNDLE") or str(tls_dir / "ca.pem"),
         }
@@ -130,6 +133,7 @@ def salesforce_config(env: Mapping[str, str], *, base_dir: Path) -> dict[str, An
         "PASSWORD": env.get("SALESFORCE_PASSWORD", ""),
         "SECURITY_TOKEN": env.get("SALESFORCE_SECURITY_TOKEN", ""),
         "PRIVATE_KEY_FILE": env.get("SALESFORCE_PRIVATE_KEY_FILE", ""),
+        "JWT_AUDIENCE": jwt_audience,
         "API_VERSION": version,
         "CA_BUNDLE": env.get("SALESFORCE_CA_BUNDLE", ""),
     }

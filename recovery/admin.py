@@ -30,7 +30,10 @@ class CartAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("store", "cart_id", "state", "skip_reason", "value", "currency", "items_description")}),
         ("Customer", {"fields": ("email", "customer_id", "customer_key")}),
-        ("Salesforce", {"fields": ("opportunity_id", "lead_id", "task_id", "account_id", "contact_id")}),
+        (
+            "Salesforce",
+            {"fields": ("opportunity_id", "lead_id", "task_id", "task_requested_at", "account_id", "contact_id")},
+        ),
         (
             "Life cycle",
             {

@@ -36,6 +36,12 @@ class Cart(models.Model):
     opportunity_id = models.CharField(max_length=18, blank=True, db_index=True)
     lead_id = models.CharField(max_length=18, blank=True, db_index=True)
     task_id = models.CharField(max_length=18, blank=True)
+    task_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set before a Task is created in Salesforce, cleared once its id is saved: a sync that died in "
+        "between finds that Task by BigCommerceCartId__c on retry instead of creating a second one.",
+    )
     contact_id = models.CharField(max_length=18, blank=True)
     account_id = models.CharField(max_length=18, blank=True)
     abandoned_at = models.DateTimeField(null=True, blank=True, db_index=True)

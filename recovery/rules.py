@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -74,3 +75,10 @@ def display_name(document: dict[str, Any]) -> str:
 def email_local_part(email: str) -> str:
     """What comes before the @; the fallback last name, never a made-up one."""
     return email.split("@", 1)[0].strip()
+
+
+def cart_event_key(*, cart_key: str, kind: str, abandoned_at: datetime) -> str:
+    """The platform event's EventKey__c: a SHA-256 hex of the store's cart key, the event kind and the
+    abandonment time, so every publication of one abandonment (a retry included) carries the same key."""
+    moment = abandoned_at.astimezone(UTC).isoformat(timespec="microseconds")
+    return hashlib.sha256(f"{cart_key}|{kind}|{moment}".encode()).hexdigest()

@@ -9,7 +9,15 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from sync import admin_events  # noqa: F401  (the webhook inbox admin)
-from sync.models import FeatureFlag, FieldMapping, OrderStatusMapping, Store, SyncSetting, Threshold
+from sync.models import (
+    CustomerLink,
+    FeatureFlag,
+    FieldMapping,
+    OrderStatusMapping,
+    Store,
+    SyncSetting,
+    Threshold,
+)
 
 
 class StoreForm(forms.ModelForm):
@@ -96,6 +104,14 @@ class SyncSettingAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: SyncSetting | None = None) -> tuple[str, ...]:
         return ("key", "choices") if obj else ()
 
+    def get_form(self, request: HttpRequest, obj: SyncSetting | None = None, **kwargs: Any) -> Any:
+        # What the setting does and its allowed values, right under the value being edited.
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None and "value" in form.base_fields:
+            allowed = f" Allowed: {', '.join(obj.allowed)}." if obj.allowed else ""
+            form.base_fields["value"].help_text = f"{obj.description}{allowed}"
+        return form
+
 
 @admin.register(FieldMapping)
 class FieldMappingAdmin(admin.ModelAdmin):
@@ -109,3 +125,22 @@ class FieldMappingAdmin(admin.ModelAdmin):
 class OrderStatusMappingAdmin(admin.ModelAdmin):
     list_display = ("bc_status_id", "bc_status_name", "sf_status", "counts_toward_analytics")
     list_editable = ("sf_status", "counts_toward_analytics")
+
+
+@admin.register(CustomerLink)
+class CustomerLinkAdmin(admin.ModelAdmin):
+    """What b2s knows of each customer's Salesforce records (created, or adopted from the CRM by email).
+
+    Read-only; deleting a row makes the customer's next sync look for them by email again (after a
+    merge of records in Salesforce, say).
+    """
+
+    list_display = ("customer_key", "store", "matched", "account_id", "contact_id", "lead_id", "alias_of", "updated_at")
+    list_filter = ("store", "matched", "keep_contact_account", "person_account")
+    search_fields = ("customer_key", "account_id", "contact_id", "lead_id", "alias_of")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CustomerLink | None = None) -> bool:
+        return False

@@ -334,22 +334,45 @@ def customers_sync_batch(
     sync remembers them, ``fetched_at`` = when the page was read), so the orders that follow need not
     fetch them again.
     """
-    from sync.customers import account_contact_subrequests, customer_document_from_customer, customer_identity
+    from sync.customers import (
+        account_contact_subrequests,
+        customer_document_from_customer,
+        customer_identity,
+        customer_link_remember,
+        customers_leads_convert,
+        customers_match,
+    )
     from sync.models import KnownCustomer
     from sync.order_collections import customers_upsert_collections
     from sync.salesforce import salesforce_client
 
     fetched_at = fetched_at or timezone.now()
+    client = salesforce_client()
+    identities = {
+        int(customer["id"]): customer_identity(
+            store=store, customer_id=int(customer["id"]), email=customer.get("email") or ""
+        )
+        for customer in customers
+    }
+    # Existing CRM records of the page's customers not seen before: one lookup request per 100 of them.
+    found = customers_match(store=store, client=client, identities=identities.values())
+    matches = customers_leads_convert(client=client, matches=found)
     planned: list[tuple[int, list[dict[str, Any]]]] = []
     for customer in customers:
         customer_id = int(customer["id"])
-        identity = customer_identity(store=store, customer_id=customer_id, email=customer.get("email") or "")
+        identity = identities[customer_id]
         document = customer_document_from_customer(customer)
         KnownCustomer.objects.update_or_create(
             store=store, customer_id=customer_id, defaults={"document": document, "fetched_at": fetched_at}
         )
-        planned.append((customer_id, account_contact_subrequests(store=store, identity=identity, document=document)))
-    failed = customers_upsert_collections(store=store, client=salesforce_client(), customers=planned)
+        nodes = account_contact_subrequests(
+            store=store, identity=identity, document=document, match=matches.get(identity.key)
+        )
+        planned.append((customer_id, nodes))
+    failed = customers_upsert_collections(store=store, client=client, customers=planned)
+    for customer_id, identity in identities.items():
+        if customer_id not in failed:
+            customer_link_remember(store=store, key=identity.key, match=matches.get(identity.key))
     return len(planned) - len(failed), failed
 
 

@@ -154,7 +154,18 @@ class SyncSetting(models.Model):
         """The allowed values; empty when any text is allowed."""
         return [choice.strip() for choice in self.choices.split(",") if choice.strip()]
 
+    # Settings whose value is an ordered, comma-separated list of allowed values (empty: none of them).
+    LIST_KEYS = frozenset({"customer_match_rules"})
+
     def clean(self) -> None:
+        if self.key in self.LIST_KEYS:
+            items = [item.strip() for item in self.value.split(",") if item.strip()]
+            wrong = [item for item in items if self.allowed and item not in self.allowed]
+            if wrong or len(set(items)) != len(items):
+                raise ValidationError(
+                    {"value": f"{self.key} is a list of distinct values among: {', '.join(self.allowed)}."}
+                )
+            return
         if self.allowed and self.value not in self.allowed:
             raise ValidationError({"value": f"{self.key} must be one of: {', '.join(self.allowed)}."})
 
@@ -296,7 +307,7 @@ class ResourceLock(models.Model):
 # Order sync: what this service knows about Salesforce, so a steady-state order costs one request.
 # --------------------------------------------------------------------------------------------
 
-# "{hash}:guest:{email}" with a 254-character email and a 64-character hash still fits.
+# Room for any "{hash}:..." value (guests are "{hash}:guest:{32 hex digits}"; before, the email itself).
 EXTERNAL_KEY_LENGTH = 400
 
 
@@ -316,6 +327,46 @@ class KnownCustomer(models.Model):
 
     def __str__(self) -> str:
         return f"customer {self.customer_id} of store {self.store_id}"
+
+
+class CustomerLink(models.Model):
+    """A customer whose Salesforce records b2s knows: created by b2s, or adopted from the CRM.
+
+    A row means "seen": the records carry the customer's external id, so the next order upserts by it
+    and asks Salesforce nothing more. No row: before creating anything, b2s looks for the person by
+    email (``sync.customers.customers_match``, the admin's ``customer_match_rules``).
+    """
+
+    class Matched(models.TextChoices):
+        CREATED = "created", "Created by b2s"
+        CONTACT = "contact", "Existing Contact adopted"
+        LEAD = "lead", "Existing Lead (converted into the Account and Contact once they buy)"
+        PERSON_ACCOUNT = "person_account", "Existing Person Account adopted"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="customer_links")
+    customer_key = models.CharField(max_length=EXTERNAL_KEY_LENGTH, help_text="BigCommerceCustomerId__c value.")
+    matched = models.CharField(max_length=16, choices=Matched.choices, default=Matched.CREATED)
+    account_id = models.CharField("Salesforce Account Id", max_length=18, blank=True)
+    contact_id = models.CharField("Salesforce Contact Id", max_length=18, blank=True)
+    lead_id = models.CharField("Salesforce Lead Id", max_length=18, blank=True)
+    keep_contact_account = models.BooleanField(
+        default=False,
+        help_text="The adopted Contact stays under its own Account, which another customer's records own.",
+    )
+    person_account = models.BooleanField(default=False, help_text="The Account is a Person Account: no Contact.")
+    alias_of = models.CharField(
+        max_length=EXTERNAL_KEY_LENGTH,
+        blank=True,
+        help_text="A guest who is this registered customer (same email): their orders go to that customer's records.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "customer_key"], name="customerlink_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_key} ({self.matched})"
 
 
 class KnownProduct(models.Model):

@@ -14,15 +14,19 @@ written earlier in the batch becomes a relationship by external id
 (``"Account": {"BigCommerceCustomerId__c": key}``, ``"Order": {"BigCommerceOrderId__c": key}``),
 so no id has to come back before the next step. The records go in this order, each kind in chunks
 of 200, up to 5 chunks a composite request (``allOrNone`` false: each chunk is its own transaction
-and answers one SaveResult per record); subrequests of one composite run in order, so a chunk sees
-what the chunks before it wrote:
+and answers one SaveResult per record); subrequests of one composite run in the order sent only
+because ``SalesforceClient.composite`` sends ``collateSubrequests: false`` (Salesforce collates
+unrelated subrequests otherwise, from API 49.0), so a chunk sees what the chunks before it wrote:
 
+0. ``adopt``: existing Accounts and Contacts found by email (``sync.customers.customers_match``) get
+   the customer's external id, by Id, so the customer upserts below find them;
 1. ``product``: Product2 upsert by ``BigCommerceProductId__c`` (products not known locally);
 2. ``entry``: PricebookEntry create (standard price book, active, Product2 by external id). An entry
    that exists already answers DUPLICATE_VALUE: one query finds it (one inactive is activated);
 3. ``account``: Account upsert, one per customer, with the analytics fields of all the batch's
    orders applied; 4. ``contact``: Contact upsert (Account by external id);
-5. ``order``: Order upsert (Draft when its items change, else its mapped status);
+5. ``order``: Order upsert (Draft when its items change, else its mapped status; the Account only
+   while Draft); ``move``: the new Account of a reopened order whose customer changed;
 6. ``delete``: OrderItems of lines gone from BigCommerce (or moved to another product);
 7. ``activate``: PricebookEntry activation (entries found inactive);
 8. ``item``: OrderItem upsert (new: Order by external id and PricebookEntryId, in a later request
@@ -98,7 +102,20 @@ logger = logging.getLogger(__name__)
 COMPOSITE_COLLECTIONS_MAX = 5
 COLLECTION_RECORDS_MAX = 200
 
-KIND_ORDER = ("product", "entry", "account", "contact", "order", "delete", "activate", "item", "status", "event")
+KIND_ORDER = (
+    "adopt",
+    "product",
+    "entry",
+    "account",
+    "contact",
+    "order",
+    "move",
+    "delete",
+    "activate",
+    "item",
+    "status",
+    "event",
+)
 # Kinds whose answers (ids) a kind needs before its records can be written: they must come back in
 # an earlier request. Everything else may share a request (subrequests run in order).
 NEEDS_ANSWERS_OF = {"item": frozenset({"entry"}), "event": frozenset(KIND_ORDER) - {"event"}}
@@ -108,15 +125,18 @@ UPSERT_TARGETS = {
     "account": ("Account", CUSTOMER_EXTERNAL_ID),
     "contact": ("Contact", CUSTOMER_EXTERNAL_ID),
     "order": ("Order", ORDER_EXTERNAL_ID),
+    "move": ("Order", ORDER_EXTERNAL_ID),
     "item": ("OrderItem", ITEM_EXTERNAL_ID),
     "status": ("Order", ORDER_EXTERNAL_ID),
 }
 LABELS = {
+    "adopt": "Existing customer record",
     "product": "Product2",
     "entry": "PricebookEntry",
     "account": "Account",
     "contact": "Contact",
     "order": "Order",
+    "move": "Order account",
     "delete": "OrderItem delete",
     "activate": "PricebookEntry activation",
     "item": "OrderItem",
@@ -242,17 +262,17 @@ class _Pass:
             reference = node["referenceId"]
             body = dict(node.get("body") or {})
             if reference in ("account", "contact"):
-                if reference == "contact":
-                    body.pop("AccountId", None)
-                    body["Account"] = dict(by_customer)
-                merged, owners = accounts.setdefault(f"{reference}:{customer}", [{}, []])
-                merged.update(body)  # a later order of the customer wins, as its graph would run last
-                owners.append(order_id)
+                _customer_plan(accounts, reference, customer, node, order_id)
             elif reference == "order":
-                body.pop("AccountId", None)
+                # AccountId only where the graph sends it (a Draft order: see sync.orders.order_write_plan).
+                account = body.pop("AccountId", None) is not None
                 record = {"attributes": {"type": "Order"}, ORDER_EXTERNAL_ID: order_key, **body}
-                record["Account"] = dict(by_customer)
+                if account:
+                    record["Account"] = dict(by_customer)
                 self.queues["order"].append(Op("order", record, (order_id,), order_key))
+            elif reference == "move":
+                record = {"attributes": {"type": "Order"}, ORDER_EXTERNAL_ID: order_key, "Account": dict(by_customer)}
+                self.queues["move"].append(Op("move", record, (order_id,), order_key))
             elif reference.startswith("del"):
                 record_id = node["url"].rstrip("/").rsplit("/", 1)[-1]
                 self.queues["delete"].append(Op("delete", record_id, (order_id,), record_id))
@@ -275,6 +295,10 @@ class _Pass:
     def plan_customers(self, accounts: dict[str, list[Any]]) -> None:
         for name, (body, owners) in accounts.items():
             kind, _, customer = name.partition(":")
+            if kind.startswith("adopt"):
+                # An existing record found by email gets the external id first; the upsert below then finds it.
+                self.queues["adopt"].append(Op("adopt", body, tuple(owners), customer))
+                continue
             sobject = "Account" if kind == "account" else "Contact"
             record = {"attributes": {"type": sobject}, CUSTOMER_EXTERNAL_ID: customer, **body}
             self.queues[kind].append(Op(kind, record, tuple(owners), customer))
@@ -336,7 +360,7 @@ class _Pass:
         body = {"allOrNone": False, "records": records}
         if kind in ("entry", "event"):
             return _node("POST", self.client.url("composite/sobjects"), reference, body)
-        if kind == "activate":
+        if kind in ("activate", "adopt"):
             return _node("PATCH", self.client.url("composite/sobjects"), reference, body)
         sobject, external = UPSERT_TARGETS[kind]
         return _node("PATCH", self.client.url(f"composite/sobjects/{sobject}/{external}"), reference, body)
@@ -395,6 +419,15 @@ class _Pass:
                 self.out.bodies[owner][op.kind] = {"id": record_id}
         elif op.kind == "order":
             self.out.bodies[op.owners[0]]["order"] = {"id": record_id, "created": result.get("created")}
+            if result.get("created") is False:
+                # The Order existed although nothing was remembered of it: the sync that created it
+                # (and whose local save was lost) published its Created event. Events go last, so
+                # this one is withdrawn before it is sent.
+                self.queues["event"] = [
+                    event
+                    for event in self.queues["event"]
+                    if not (event.owners == op.owners and event.ref == "eventCreated")
+                ]
         elif op.kind == "item":
             self.out.bodies[op.owners[0]][op.ref] = {"id": record_id}
         elif op.kind == "event":
@@ -426,6 +459,27 @@ class _Pass:
                 self.entries[op.pair] = entry_id
             else:
                 self._activation_add(op.pair, entry_id, op.owners)
+
+
+def _customer_plan(accounts: dict[str, list[Any]], kind: str, customer: str, node: dict[str, Any], owner: int) -> None:
+    """Merge one Account or Contact node of ``account_contact_subrequests`` into the batch's customer records.
+
+    A node that adopts an existing record (an upsert by Id carrying the external id) also plans that
+    record's update by Id (``adopt``, first in the batch), so the upsert by external id finds it.
+    """
+    body = dict(node.get("body") or {})
+    if CUSTOMER_EXTERNAL_ID in body:
+        sobject = "Account" if kind == "account" else "Contact"
+        record_id = node["url"].rstrip("/").rsplit("/", 1)[-1]
+        adopt = {"attributes": {"type": sobject}, "Id": record_id, CUSTOMER_EXTERNAL_ID: customer}
+        adopted, adopters = accounts.setdefault(f"adopt{kind}:{customer}", [{}, []])
+        adopted.update(adopt)
+        adopters.append(owner)
+    if kind == "contact" and body.pop("AccountId", None) is not None:
+        body["Account"] = {CUSTOMER_EXTERNAL_ID: customer}
+    merged, owners = accounts.setdefault(f"{kind}:{customer}", [{}, []])
+    merged.update(body)  # a later order of the customer wins, as its graph would run last
+    owners.append(owner)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -508,6 +562,15 @@ def _collections_pass(
     return work.out
 
 
+def _orders_soql(keys: list[str]) -> str:
+    listed = ", ".join(_soql_quote(key) for key in keys)
+    # Every value is a quoted, escaped SOQL literal (_soql_quote); the names are constants.
+    return (
+        f"SELECT Id, StatusCode, {ORDER_EXTERNAL_ID}, Account.{CUSTOMER_EXTERNAL_ID} FROM Order "  # noqa: S608
+        f"WHERE {ORDER_EXTERNAL_ID} IN ({listed})"
+    )
+
+
 def _items_soql(keys: list[str]) -> str:
     listed = ", ".join(_soql_quote(key) for key in keys)
     # Every value is a quoted, escaped SOQL literal (_soql_quote); the names are constants.
@@ -532,17 +595,23 @@ def _states_refresh(
     multi = _multi_currency(client)
     order_keys = sorted(store.external_id(entry.order_id) for entry in prepared)
     product_keys = sorted({product_key(store.store_hash, line) for entry in prepared for line in entry.lines})
-    queries = [("items", _items_soql(chunk)) for chunk in _chunks(order_keys, QUERY_CHUNK)]
+    # The Orders themselves (an Order without items exists too), then their items: independent reads.
+    queries = [("orders", _orders_soql(chunk)) for chunk in _chunks(order_keys, QUERY_CHUNK)]
+    queries += [("items", _items_soql(chunk)) for chunk in _chunks(order_keys, QUERY_CHUNK)]
     queries += [("entries", _entries_soql(pricebook_id, chunk, multi)) for chunk in _chunks(product_keys, QUERY_CHUNK)]
-    records: dict[str, list[dict[str, Any]]] = {"items": [], "entries": []}
+    records: dict[str, list[dict[str, Any]]] = {"orders": [], "items": [], "entries": []}
     for group in _chunks(queries, COMPOSITE_COLLECTIONS_MAX):
         subrequests = [
             _node("GET", client.url("query") + "?q=" + quote(soql), f"{kind}{index}")
             for index, (kind, soql) in enumerate(group)
         ]
-        responses = client.composite(subrequests, all_or_none=False)
-        for (kind, _), response in zip(group, responses, strict=True):
-            status = int(response.get("httpStatusCode") or 0)
+        # Answers matched by referenceId, never by position.
+        answers = {
+            response.get("referenceId"): response for response in client.composite(subrequests, all_or_none=False)
+        }
+        for subrequest, (kind, _) in zip(subrequests, group, strict=True):
+            response = answers.get(subrequest["referenceId"]) or {}
+            status = int(response.get("httpStatusCode") or 500)  # no answer: a failure
             if status >= 400:
                 error = error_from_body(response.get("body"), status=status)
                 error.message = f"Reading the orders' state from Salesforce failed: {error.message}"
@@ -554,6 +623,15 @@ def _states_refresh(
                 records[kind].extend(body.get("records") or [])
     states = {entry.order_id: OrderState(synced=synced_rows.get(entry.order_id), refreshed=True) for entry in prepared}
     prefix = f"{store.store_hash}:"
+    for order in records["orders"]:
+        order_value = str(order.get(ORDER_EXTERNAL_ID) or "")
+        if not order_value.startswith(prefix) or not order_value[len(prefix) :].isdigit():
+            continue
+        state = states.get(int(order_value[len(prefix) :]))
+        if state is not None:  # the Order exists (with or without items), activated or not
+            state.salesforce_id = order["Id"]
+            state.activated = order.get("StatusCode") == "Activated"
+            state.account_key = str((order.get("Account") or {}).get(CUSTOMER_EXTERNAL_ID) or "")
     for item in records["items"]:
         order = item.get("Order") or {}
         order_value = str(order.get(ORDER_EXTERNAL_ID) or "")
@@ -668,15 +746,9 @@ def customers_upsert_collections(
     accounts: dict[str, list[Any]] = {}
     for customer_id, nodes in customers:
         for node in nodes:
-            kind = node["referenceId"]
-            customer_key = unquote(node["url"].rstrip("/").rsplit("/", 1)[-1])
-            body = dict(node.get("body") or {})
-            if kind == "contact":
-                body.pop("AccountId", None)
-                body["Account"] = {CUSTOMER_EXTERNAL_ID: customer_key}
-            merged, owners = accounts.setdefault(f"{kind}:{customer_key}", [{}, []])
-            merged.update(body)
-            owners.append(customer_id)
+            body = node.get("body") or {}
+            customer_key = body.get(CUSTOMER_EXTERNAL_ID) or unquote(node["url"].rstrip("/").rsplit("/", 1)[-1])
+            _customer_plan(accounts, node["referenceId"], customer_key, node, customer_id)
     work.plan_customers(accounts)
     work.run()
     return {customer_id: failure.text for customer_id, failure in work.out.failed.items()}

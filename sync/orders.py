@@ -29,6 +29,17 @@ the Order's status, and the platform events. What Salesforce holds is remembered
   requests (``sync.order_collections``), about one request per 150 orders.
 * Without ``order_line_items`` the Order carries no items, and Salesforce cannot activate an
   order without items: such orders stay Draft whatever their status mapping says.
+* Activated orders are written as a production org allows (``order_write_plan``): a new Order is
+  inserted Draft and activated by a Status-only update after its items; an activated order is edited
+  in place (needs the Edit Activated Orders permission, which ``salesforce_check`` verifies), reopened
+  to Draft while its items change (its products cannot be deleted, nor, with Enhanced Commerce
+  Orders, repriced, while activated) and moved to another Account only while Draft.
+* Graph nodes are listed in the order they must run; those that need an earlier node's result name it
+  (``@{order.id}``, ``@{account.id}``). Salesforce documents no collation for composite graphs
+  (``collateSubrequests`` is a parameter of the composite resource only, which b2s sets to false).
+* Platform events carry ``EventKey__c`` (``event_key``): the same for a repeat, so a subscriber drops
+  it. Created is never published twice: a new Order is inserted, so a retry after a lost local save
+  fails that insert (nothing published) and is sent as an update.
 """
 
 from __future__ import annotations
@@ -45,16 +56,30 @@ from urllib.parse import quote
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.services import LedgerOrder, customer_account_fields, ledger_order_record
+from analytics.services import (
+    AccountSettled,
+    LedgerOrder,
+    account_fields_settle,
+    customer_account_fields,
+    ledger_order_record,
+)
 from audit.services import audit_record
 from sync.bigcommerce import BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client, money
 from sync.config import config
 from sync.customers import (
+    EXTERNAL_ID_FIELD as CUSTOMER_EXTERNAL_ID,
+)
+from sync.customers import (
     CustomerIdentity,
+    CustomerMatch,
     account_contact_subrequests,
     customer_document_from_billing,
     customer_document_from_customer,
     customer_identity,
+    customer_identity_resolved,
+    customer_link_remember,
+    customers_leads_convert,
+    customers_match,
 )
 from sync.handlers import HandlerResult, SkipEvent, handler_register, scope_operation
 from sync.mapping import mappings_apply, parse_datetime_any
@@ -115,6 +140,14 @@ RECOVERABLE_CODES = frozenset(
         "MALFORMED_ID",
     }
 )
+# What a real org answers when a write to an activated order is refused (permission, or an order rule).
+ACTIVATED_REFUSALS = frozenset({"FIELD_INTEGRITY_EXCEPTION", "INSUFFICIENT_ACCESS_OR_READONLY", "INSUFFICIENT_ACCESS"})
+# Salesforce may collate graph nodes (same method and object run together, in an order of its own)
+# unless a node references another or carries HTTP headers ("Composite Subrequest": subrequests with
+# valid HTTP headers are not collated). A DELETE cannot reference anything, and activation must follow
+# the items it has no reference to: the nodes of the order's sequence carry this header, which changes
+# nothing (duplicate rules do not apply to orders; allowSave=false is the default), to run as sent.
+ORDER_SEQUENCE_HEADERS = {"Sforce-Duplicate-Rule-Header": "allowSave=false"}
 # Composite graph limits per request (Salesforce: 75 graphs, 500 nodes in one payload).
 GRAPHS_PER_REQUEST = 75
 NODES_PER_REQUEST = 500
@@ -155,6 +188,7 @@ class OrderState:
     items: dict[int, ItemState] = field(default_factory=dict)
     synced: SyncedOrder | None = None
     refreshed: bool = False
+    account_key: str = ""  # refreshed: the external id of the Order's Account in Salesforce
 
     @property
     def exists(self) -> bool:
@@ -187,7 +221,9 @@ class PreparedOrder:
     shipped_quantity: int
     shipments: dict[str, Any]
     archived: bool
-    account_extra: dict[str, Any] | None = None
+    account_extra: dict[str, Any] | None = None  # the Account analytics this order's graph carries
+    customer_match: CustomerMatch | None = None  # existing CRM records of the customer (sync.customers)
+    ledger_changed: bool = False  # recording it changed its customer's ledger (see _ledger_stage)
     shipments_fetched: bool = False  # /shipments was requested for this order
     shipments_skipped: bool = False  # it would have been, but the caller said not to (tracking left as is)
 
@@ -617,7 +653,10 @@ def _item_fields(store: Store, line: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if name not in ITEM_CONTROLLED_FIELDS}
 
 
-def _order_body(*, store: Store, prepared: PreparedOrder, pricebook_id: str, status: str) -> dict[str, Any]:
+def _order_body(
+    *, store: Store, prepared: PreparedOrder, pricebook_id: str, status: str, account: bool
+) -> dict[str, Any]:
+    """The Order's fields; ``account``: send AccountId (only a Draft order may change it, see ``_order_graph``)."""
     mappings = config.field_mappings("Order")
     if prepared.shipments_skipped:
         # Shipments not read: leave the tracking fields as Salesforce holds them rather than blank them.
@@ -625,9 +664,10 @@ def _order_body(*, store: Store, prepared: PreparedOrder, pricebook_id: str, sta
         mappings = [m for m in mappings if not mapping_reads_tracking(m, order_has_date_shipped=dated)]
     values = mappings_apply(mappings, prepared.document, tz=store.tz)
     body = {name: value for name, value in values.items() if name not in ORDER_CONTROLLED_FIELDS}
+    if account:
+        body["AccountId"] = "@{account.id}"
     body.update(
         {
-            "AccountId": "@{account.id}",
             "Pricebook2Id": pricebook_id,
             "Status": status,
             "BigCommerce_Store__c": store.store_hash,
@@ -639,10 +679,21 @@ def _order_body(*, store: Store, prepared: PreparedOrder, pricebook_id: str, sta
     return body
 
 
+def event_key(*, store_hash: str, order_id: int, kind: str, content: str = "") -> str:
+    """The EventKey__c of an order event: the same store, order, kind and content always give the same key.
+
+    Created is keyed by the order alone (one per order, ever); Updated by the content fingerprint sent,
+    Shipped by the shipment fields: a retried or redelivered event repeats its key, so a subscriber
+    drops what it has already seen.
+    """
+    return fingerprint([store_hash, int(order_id), kind, content])
+
+
 def _event_node(
-    client: SalesforceClient, store: Store, prepared: PreparedOrder, name: str, kind: str
+    client: SalesforceClient, store: Store, prepared: PreparedOrder, name: str, kind: str, content: str
 ) -> dict[str, Any]:
     body = {
+        "EventKey__c": event_key(store_hash=store.store_hash, order_id=prepared.order_id, kind=kind, content=content),
         "EventType__c": kind,
         "OrderId__c": "@{order.id}",
         "BigCommerceOrderId__c": store.external_id(prepared.order_id),
@@ -651,6 +702,47 @@ def _event_node(
         "OrderDate__c": _salesforce_datetime(prepared.order.get("date_created")),
     }
     return _node("POST", _sobject_url(client, name), f"event{kind}", body)
+
+
+@dataclass(frozen=True)
+class OrderWritePlan:
+    """How the Order node writes the Order, by what a real org allows (see ``order_write_plan``)."""
+
+    create: bool  # insert (nothing known of the Order) rather than upsert
+    upsert_status: str  # Status the Order write sets; a "status" node sets the target after the items
+    account: bool  # AccountId goes in the Order write
+    move: bool  # a separate AccountId update after the Order write reopened the order
+
+
+def order_write_plan(
+    *, exists: bool, activated: bool, items_change: bool, account_moves: bool, target: str
+) -> OrderWritePlan:
+    """What the Order write looks like, by Salesforce's rules for orders (no I/O).
+
+    * A new Order is inserted Draft (a new order's status must be in the Draft category).
+    * Activation is an update that sets Status alone: a Draft order writes its fields as Draft, then
+      the "status" node activates it after its items.
+    * An activated order whose items change goes back to Draft first (order products of an activated
+      order cannot be deleted, and with Enhanced Commerce Orders their Quantity and UnitPrice cannot
+      change), then is activated again. Setting an activated order's Status back to Draft is an edit of
+      an activated order: it needs the Edit Activated Orders permission, as does every other write to an
+      activated order (a status change, tracking fields, the archive flag, a refund).
+    * AccountId can change only while the order is Draft: it is sent only to a Draft (or new) order.
+      An activated order whose customer changed is reopened like an order whose items change, moved to
+      the new customer's Account by a separate update, and activated again.
+    """
+    if not exists:
+        return OrderWritePlan(create=True, upsert_status="Draft", account=True, move=False)
+    if not activated:
+        return OrderWritePlan(create=False, upsert_status="Draft", account=True, move=False)
+    reopen = items_change or account_moves
+    return OrderWritePlan(create=False, upsert_status="Draft" if reopen else target, account=False, move=account_moves)
+
+
+def _account_moves(state: OrderState, prepared: PreparedOrder) -> bool:
+    """Whether the order now belongs to another customer than the one its Order was last written for."""
+    known = state.synced.account_key if state.synced is not None else state.account_key
+    return bool(known) and known != prepared.identity.key
 
 
 def _order_graph(
@@ -669,6 +761,7 @@ def _order_graph(
         identity=prepared.identity,
         document=prepared.customer_document,
         account_extra=prepared.account_extra,
+        match=prepared.customer_match,
     )
     nodes.extend(products.nodes)
     items_on = config.flag("order_line_items")
@@ -718,31 +811,70 @@ def _order_graph(
     items_change = bool(item_nodes or delete_nodes)
     rule = config.status_rule(int(prepared.order.get("status_id") or 0))
     target = rule.sf_status if has_items else "Draft"
-    # A new Order starts Draft; an activated one goes back to Draft while its items change.
-    upsert_status = "Draft" if (not state.exists or items_change) else target
-    order_body = _order_body(store=store, prepared=prepared, pricebook_id=pricebook_id, status=upsert_status)
-    order_url = _upsert_url(client, "Order", ORDER_EXTERNAL_ID, store.external_id(prepared.order_id))
-    nodes.append(_node("PATCH", order_url, "order", order_body))
+    plan = order_write_plan(
+        exists=state.exists,
+        activated=state.activated,
+        items_change=items_change,
+        account_moves=_account_moves(state, prepared),
+        target=target,
+    )
+    order_body = _order_body(
+        store=store, prepared=prepared, pricebook_id=pricebook_id, status=plan.upsert_status, account=plan.account
+    )
+    order_key = store.external_id(prepared.order_id)
+    if plan.create:
+        # Insert, not upsert: if an earlier sync created the Order and its local record was lost (a crash
+        # before the local save), the insert fails the whole graph (DUPLICATE_VALUE, so no second Created
+        # event) and _order_send refreshes from Salesforce and sends the order as an update.
+        nodes.append(
+            _node("POST", _sobject_url(client, "Order"), "order", {ORDER_EXTERNAL_ID: order_key, **order_body})
+        )
+    else:
+        nodes.append(_node("PATCH", _upsert_url(client, "Order", ORDER_EXTERNAL_ID, order_key), "order", order_body))
+    if plan.move:
+        # Draft now (the write above reopened it): the Account may change.
+        nodes.append(_node("PATCH", _sobject_url(client, "Order/@{order.id}"), "move", {"AccountId": "@{account.id}"}))
     nodes.extend(delete_nodes)
     nodes.extend(item_nodes)
-    if upsert_status != target:
+    if plan.upsert_status != target:
+        # Activation carries Status alone (Salesforce: the only field an activating update may set).
         nodes.append(_node("PATCH", _sobject_url(client, "Order/@{order.id}"), "status", {"Status": target}))
+    for node in nodes:
+        reference = node["referenceId"]
+        if reference in ("order", "move", "status") or reference.startswith(("del", "item")):
+            node["httpHeaders"] = dict(ORDER_SEQUENCE_HEADERS)
     analytics = set(prepared.account_extra or {})
     content = {
         # The customer's own fields, not the analytics: those move with the customer's other orders,
-        # whose syncs push them; time-driven changes are the daily recompute's.
+        # whose syncs push them; time-driven changes are the daily recompute's. Keyed by the customer,
+        # not by how the record is addressed (an adopted record is written by Id, with the external id in
+        # its body; later by external id): the same customer and fields give the same fingerprint.
         "customer": [
-            (node["url"], {name: value for name, value in (node.get("body") or {}).items() if name not in analytics})
-            for node in nodes
-            if node["referenceId"] in ("account", "contact")
+            prepared.identity.key,
+            *(
+                (
+                    node["referenceId"],
+                    {
+                        name: value
+                        for name, value in (node.get("body") or {}).items()
+                        if name not in analytics and name != CUSTOMER_EXTERNAL_ID
+                    },
+                )
+                for node in nodes
+                if node["referenceId"] in ("account", "contact")
+            ),
         ],
-        "order": {**order_body, "Status": target},
+        # The same whatever the write plan (AccountId sent or not): the plan follows Salesforce's state.
+        "order": {**order_body, "AccountId": "@{account.id}", "Status": target},
         "items": item_content,
     }
     digest = fingerprint(content)
     synced = state.synced
     events: list[str] = []
-    if events_enabled and config.flag("platform_events"):
+    # An Order Salesforce has although nothing is remembered of it was written by a sync whose local
+    # save was lost: that sync published its events (or ran without them, as a backfill does).
+    lost_record = synced is None and state.exists
+    if events_enabled and config.flag("platform_events") and not lost_record:
         if synced is None:
             events.append("Created")
         elif digest != synced.fingerprint:
@@ -752,8 +884,9 @@ def _order_graph(
             if prepared.shipments and prepared.shipments != previous:
                 events.append("Shipped")
     names = {"Created": EVENT_CREATED, "Updated": EVENT_UPDATED, "Shipped": EVENT_SHIPPED}
+    contents = {"Created": "", "Updated": digest, "Shipped": fingerprint(prepared.shipments)}
     for kind in events:
-        nodes.append(_event_node(client, store, prepared, names[kind], kind))
+        nodes.append(_event_node(client, store, prepared, names[kind], kind, contents[kind]))
     return OrderGraph(
         prepared=prepared,
         state=state,
@@ -798,14 +931,22 @@ def _order_record(
     audit: bool,
     details: dict[str, Any],
 ) -> HandlerResult:
-    """Remember what Salesforce holds now, record the ledger and the audit entry, in one transaction."""
+    """Settle the Account's analytics, then remember what Salesforce holds now and the audit entry, in one transaction.
+
+    The order is in the ledger already (``_ledger_stage``, before the request).
+    """
     prepared, state = graph.prepared, graph.state
     synced = state.synced
     unchanged = not bodies
     order_sf_id = _resolved("@{order.id}", bodies) if bodies else state.salesforce_id
     account_sf_id = _resolved("@{account.id}", bodies) if bodies else (synced.account_id if synced else "")
-    touched = [value for value in (order_sf_id, account_sf_id, _resolved("@{contact.id}", bodies)) if value]
+    contact_sf_id = _resolved("@{contact.id}", bodies)
+    touched = [value for value in (order_sf_id, account_sf_id, contact_sf_id) if value]
     operation = scope_operation(prepared.event_scope) if prepared.event_scope else "ORDER_SYNC"
+    analytics = _analytics_settle(store=store, prepared=prepared, sent=not unchanged, account_id=account_sf_id)
+    if analytics is not None:
+        salesforce_calls += analytics.corrections
+        details = {**details, "analytics": analytics.details()}
     with transaction.atomic():
         remembered = [
             (key, currency, _resolved(product, bodies), _resolved(entry, bodies))
@@ -813,6 +954,13 @@ def _order_record(
         ]
         _products_remember(store, remembered)
         touched.extend(entry for _, _, _, entry in remembered)
+        customer_link_remember(
+            store=store,
+            key=prepared.identity.key,
+            match=prepared.customer_match,
+            account_id=account_sf_id,
+            contact_id=contact_sf_id,
+        )
         row, _ = SyncedOrder.objects.update_or_create(
             store=store,
             order_id=prepared.order_id,
@@ -845,12 +993,6 @@ def _order_record(
                     order_product_id=line_id,
                     defaults={"order": row, "salesforce_id": item_id, "product_key": key, "fingerprint": digest},
                 )
-        ledger_order_record(
-            store=store,
-            customer_key=prepared.identity.key,
-            order=prepared.ledger,
-            pushed_fields=prepared.account_extra if not unchanged else None,
-        )
         details = {
             **details,
             "scope": prepared.event_scope,
@@ -899,13 +1041,20 @@ def _state_refresh(
     order_key = store.external_id(prepared.order_id)
     keys = sorted({product_key(store.store_hash, line) for line in prepared.lines})
     multi = _multi_currency(client)
-    # From the items (an Order without items has nothing to refresh: its upsert by external id
-    # finds it, and an order without items cannot be activated). The only value is a quoted literal.
+    # The Order itself (whether it exists, activated or not) and its items. The only values are quoted literals.
+    order_soql = (
+        f"SELECT Id, StatusCode, Account.{CUSTOMER_EXTERNAL_ID} FROM Order "  # noqa: S608
+        f"WHERE {ORDER_EXTERNAL_ID} = {_soql_quote(order_key)}"
+    )
     items_soql = (
         f"SELECT Id, {ITEM_EXTERNAL_ID}, Product2.{PRODUCT_EXTERNAL_ID}, OrderId, Order.StatusCode "  # noqa: S608
         f"FROM OrderItem WHERE Order.{ORDER_EXTERNAL_ID} = {_soql_quote(order_key)}"
     )
-    subrequests = [_node("GET", client.url("query") + "?q=" + quote(items_soql), "orderstate")]
+    # Independent reads: their order of execution does not matter.
+    subrequests = [
+        _node("GET", client.url("query") + "?q=" + quote(order_soql), "order"),
+        _node("GET", client.url("query") + "?q=" + quote(items_soql), "orderstate"),
+    ]
     if keys:
         entries_soql = _entries_soql(pricebook_id, keys, multi)
         subrequests.append(_node("GET", client.url("query") + "?q=" + quote(entries_soql), "entries"))
@@ -920,6 +1069,10 @@ def _state_refresh(
             )
     records = (responses["orderstate"].get("body") or {}).get("records") or []
     state = OrderState(synced=synced, refreshed=True)
+    for order_record in (responses["order"].get("body") or {}).get("records") or []:
+        state.salesforce_id = order_record["Id"]
+        state.activated = order_record.get("StatusCode") == "Activated"
+        state.account_key = str((order_record.get("Account") or {}).get(CUSTOMER_EXTERNAL_ID) or "")
     prefix = f"{store.store_hash}:"
     for item in records:
         state.salesforce_id = item["OrderId"]
@@ -972,8 +1125,36 @@ def _single_products(
     return refs
 
 
+def _ledger_stage(store: Store, prepared: PreparedOrder) -> None:
+    """Record the order in the ledger (committed) BEFORE Salesforce is called.
+
+    Other workers syncing an order of the same customer then compute from a ledger with this
+    order in flight, and this sync's check after its write sees theirs (``account_fields_settle``).
+    """
+    prepared.ledger_changed = ledger_order_record(
+        store=store, customer_key=prepared.identity.key, order=prepared.ledger
+    )
+
+
 def _account_extra(store: Store, prepared: PreparedOrder) -> dict[str, Any]:
-    return customer_account_fields(store=store, customer_key=prepared.identity.key, pending=prepared.ledger)
+    """The Account analytics of the full ledger (this order is staged in it already)."""
+    return customer_account_fields(store=store, customer_key=prepared.identity.key)
+
+
+def _analytics_settle(*, store: Store, prepared: PreparedOrder, sent: bool, account_id: str) -> AccountSettled | None:
+    """Correct the Account if the ledger changed while this order's write was in flight (None: nothing to check).
+
+    A graph that carried the analytics is checked once Salesforce answered (no request unless
+    another order of the customer got in between). An unchanged order is checked only when
+    recording it changed the ledger, so an unchanged redelivery costs nothing.
+    """
+    if sent and prepared.account_extra:
+        return account_fields_settle(
+            store=store, customer_key=prepared.identity.key, sent=prepared.account_extra, account_id=account_id
+        )
+    if not sent and prepared.ledger_changed:
+        return account_fields_settle(store=store, customer_key=prepared.identity.key, sent=None, account_id=account_id)
+    return None
 
 
 def _graph_send(client: SalesforceClient, graph: OrderGraph) -> tuple[dict[str, Any], SalesforceError | None]:
@@ -993,11 +1174,12 @@ def _order_send(
 ) -> tuple[OrderGraph, dict[str, Any]]:
     """Build and send one order's graph; when Salesforce does not match the local state, refresh and resend once.
 
-    Two ways to find out: the graph fails with a stale-state error (an item that already exists,
-    a record deleted by a user, a product created meanwhile), or, for an order this service has
-    no local record of, its upsert answers ``created: false`` (the local state was lost after an
-    earlier sync): the refresh then finds the items the graph did not know of, and the second
-    graph deletes the ones BigCommerce no longer has.
+    The graph fails with a stale-state error: an item that already exists, a record deleted by a
+    user, a product created meanwhile, or, for an order this service has no local record of, the
+    Order's insert (DUPLICATE_VALUE: an earlier sync created it and its local save was lost, e.g. a
+    crash right after the request). A failed graph wrote nothing and published nothing; the refresh
+    finds the Order and the items the graph did not know of, and the second graph updates it (no
+    Created event: the earlier sync published it) and deletes the items BigCommerce no longer has.
     """
 
     def build(state: OrderState, products: ProductRefs, events: bool) -> OrderGraph:
@@ -1019,47 +1201,41 @@ def _order_send(
     if graph.unchanged:
         return graph, {}
     bodies, error = _graph_send(client, graph)
-    published: list[str] = []
     if error is None:
-        order_answer = bodies.get("order") or {}
-        if graph.state.exists or order_answer.get("created", True) is not False:
-            return graph, bodies
-        # The first graph succeeded: remember its products before rebuilding on Salesforce's state.
-        _products_remember(
-            store,
-            [
-                (key, currency, _resolved(product, bodies), _resolved(entry, bodies))
-                for key, currency, product, entry in graph.products.remember
-            ],
-        )
-        published = graph.events
-        logger.info("Order %s existed in Salesforce without a local record; refreshing", prepared.order_id)
-    elif error.transient or error.code not in RECOVERABLE_CODES:
-        raise error
-    else:
-        logger.info(
-            "Order %s: Salesforce does not match the local state (%s: %s); refreshing and retrying once",
-            prepared.order_id,
-            error.code,
-            error.message,
-        )
+        return graph, bodies
+    if error.transient or error.code not in RECOVERABLE_CODES:
+        raise _activated_hint(error, graph.state)
+    logger.info(
+        "Order %s: Salesforce does not match the local state (%s: %s); refreshing and retrying once",
+        prepared.order_id,
+        error.code,
+        error.message,
+    )
     state, entries = _state_refresh(
         store=store, client=client, prepared=prepared, synced=synced, pricebook_id=pricebook_id
     )
     products = _single_products(
         store=store, client=client, pricebook_id=pricebook_id, prepared=prepared, refreshed_entries=entries
     )
-    # Events already published by a successful first graph are not published twice.
-    graph = build(state, products, events_enabled and not published)
+    graph = build(state, products, events_enabled)
     bodies, error = _graph_send(client, graph)
     if error is not None:
         if error.code == "DUPLICATE_VALUE":
-            # Another worker is creating the same product or customer right now: try again later,
-            # when what it created can be found.
+            # Another worker is creating the same product, customer or order right now: try again
+            # later, when what it created can be found.
             error.transient = True
-        raise error
-    graph.events = published or graph.events
+        raise _activated_hint(error, graph.state)
     return graph, bodies
+
+
+def _activated_hint(error: SalesforceError, state: OrderState) -> SalesforceError:
+    """A refused write to an activated order most often means the user lacks Edit Activated Orders: say so."""
+    if state.activated and not error.transient and error.code in ACTIVATED_REFUSALS:
+        error.message = (
+            f"{error.message} (the Order is activated: writing to it needs the user permission Edit Activated "
+            "Orders, granted by the permission set B2S_Integration; manage.py salesforce_check verifies it)"
+        )
+    return error
 
 
 def _synced_get(store: Store, order_id: int) -> SyncedOrder | None:
@@ -1100,6 +1276,11 @@ def order_sync(
         prepared = _order_prepare(
             store=store, order=order, event_scope=event_scope, synced=synced, customers=customers, client=client
         )
+        found = customers_match(store=store, client=client, identities=[prepared.identity])
+        match = customers_leads_convert(client=client, matches=found).get(prepared.identity.key)
+        prepared.customer_match = match
+        prepared.identity = customer_identity_resolved(prepared.identity, match)
+        _ledger_stage(store, prepared)
         prepared.account_extra = _account_extra(store, prepared)
         pricebook_id = client.standard_pricebook_id()
         graph, bodies = _order_send(
@@ -1180,6 +1361,10 @@ def _shipment_sync(
         if config.flag("platform_events") and (fields.get("tracking_numbers") or fields.get("quantity")):
             events.append("Shipped")
             event_body = {
+                # The same key as the order graph gives these shipment fields (see event_key).
+                "EventKey__c": event_key(
+                    store_hash=store.store_hash, order_id=synced.order_id, kind="Shipped", content=fingerprint(fields)
+                ),
                 "EventType__c": "Shipped",
                 "OrderId__c": synced.salesforce_id,
                 "BigCommerceOrderId__c": store.external_id(synced.order_id),
@@ -1300,32 +1485,21 @@ def _payloads(items: list[Any], size_of: Any) -> Iterable[list[Any]]:
 
 
 def _batch_account_extras(store: Store, prepared: list[PreparedOrder], pending: list[OrderGraph]) -> None:
-    """Analytics on each customer's last changed graph, with the customer's other batch orders applied.
+    """Record every order of the batch in the ledger, then put the analytics on each customer's last changed graph.
 
-    Graphs run in order, so one graph per customer carries the analytics fields. The customer's
-    other orders of the batch are recorded in a savepoint that is rolled back: nothing is written,
-    yet the values equal what the ledger holds once the batch is recorded.
+    Recorded before Salesforce is called, like a single order (``_ledger_stage``): the values come
+    from the full ledger, this batch's other orders and any order of the customer in flight
+    elsewhere included. Graphs run in order, so one graph per customer carries the analytics fields
+    (and is the one ``_order_record`` settles).
     """
+    for entry in prepared:
+        _ledger_stage(store, entry)
     last_graph: dict[str, OrderGraph] = {}
     for graph in pending:
         last_graph[graph.prepared.identity.key] = graph
-    others: dict[str, list[PreparedOrder]] = {}
-    for entry in prepared:
-        others.setdefault(entry.identity.key, []).append(entry)
-    for key, graph in last_graph.items():
+    for graph in last_graph.values():
         last = graph.prepared
-        earlier = [entry for entry in others[key] if entry is not last]
-        if not earlier:
-            last.account_extra = _account_extra(store, last)
-        else:
-            with transaction.atomic():
-                savepoint = transaction.savepoint()
-                try:
-                    for entry in earlier:
-                        ledger_order_record(store=store, customer_key=key, order=entry.ledger)
-                    last.account_extra = _account_extra(store, last)
-                finally:
-                    transaction.savepoint_rollback(savepoint)
+        last.account_extra = _account_extra(store, last)
         account = next(node for node in graph.nodes if node["referenceId"] == "account")
         account["body"] = {**account.get("body", {}), **last.account_extra}
 
@@ -1386,6 +1560,11 @@ def orders_sync_batch(
                 )
             except OrderSyncError as error:
                 batch.failed[order_id] = str(error)
+        found = customers_match(store=store, client=client, identities=[entry.identity for entry in prepared])
+        matches = customers_leads_convert(client=client, matches=found)
+        for entry in prepared:
+            entry.customer_match = matches.get(entry.identity.key)
+            entry.identity = customer_identity_resolved(entry.identity, entry.customer_match)
         batch.shipment_requests = sum(1 for entry in prepared if entry.shipments_fetched)
         batch.shipments_skipped = sum(1 for entry in prepared if entry.shipments_skipped)
         pricebook_id = client.standard_pricebook_id()

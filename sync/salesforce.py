@@ -4,16 +4,24 @@ Obtains an OAuth token from the configured login URL (client credentials, JWT
 bearer or username-password), because simple-salesforce can only log in to
 ``*.salesforce.com``; then talks REST itself (``SalesforceClient.request``) and
 hands the same token and HTTP session to simple-salesforce for Bulk API 2.0
-(``SalesforceClient.simple``).
+(``SalesforceClient.simple``). The one call REST lacks, ``convertLead``, goes to the SOAP
+API (``SalesforceClient.lead_convert``) on the same token and session, counted the same way.
 
 Every data request is counted (process total and per ``salesforce_calls_counted()``
 block) and its ``Sforce-Limit-Info`` read. A 401 ``INVALID_SESSION_ID`` re-logs in
 once and retries. Failures raise :class:`SalesforceError`, classified transient
 (retry later) or permanent (fix the data or the configuration first).
+
+Every write leaves through ``request``, where two org-wide rules are applied once for all
+callers: text values are fitted to their fields' describe lengths (sObject rows, composite and
+graph subrequests, sObject Collections; Bulk API rows in ``bulk_upsert``), what was shortened
+being noted for the audit entry (``salesforce_truncations_take``); and the duplicate rule header
+the ``duplicate_rule_action`` setting asks for is sent.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -27,6 +35,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape as xml_escape
 
 import jwt
 import requests
@@ -35,16 +45,32 @@ from django.core.cache import cache
 
 from b2s.logging import secret_register
 from sync.calls import CallCounter, CallCounting
+from sync.field_fit import FieldLimit, field_limits_from_describe, record_fit
 
 logger = logging.getLogger(__name__)
 
 TOKEN_PATH = "/services/oauth2/token"
 DATA_PATH = "/services/data/"
+# The SOAP API (partner WSDL) serves the one call REST lacks: convertLead.
+SOAP_PATH = "/services/Soap/u/"
+SOAP_ENVELOPE_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP_PARTNER_NS = "urn:partner.soap.sforce.com"
 JWT_LIFETIME_SECONDS = 180
 # (connect, read) seconds: a composite of 25 upserts can take a while on a busy org.
 TIMEOUT = (10.0, 120.0)
 COLLECTIONS_CHUNK = 200
 PRICEBOOK_CACHE_SECONDS = 24 * 3600
+# Field lengths change only when an admin edits the schema: a day, shared by every process.
+FIELD_LIMITS_CACHE_SECONDS = 24 * 3600
+COMPOSITE_MAX = 25
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
+DEFAULT_JWT_AUDIENCE = "https://login.salesforce.com"
+DUPLICATE_RULE_SETTING = "duplicate_rule_action"
+DUPLICATE_ALLOW_SAVE = "allow_save"
+DUPLICATE_FAIL = "fail"
+DUPLICATE_ALLOW_HEADER = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
+# Notes of shortened values kept per collector (a backfill's summary entry need not list every order's).
+TRUNCATIONS_MAX = 200
 
 # Error codes worth retrying later (see the reference's error table).
 TRANSIENT_CODES = frozenset(
@@ -53,6 +79,10 @@ TRANSIENT_CODES = frozenset(
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
 _counting = CallCounting("salesforce")
+_truncations: contextvars.ContextVar[tuple[list[dict[str, Any]], ...]] = contextvars.ContextVar(
+    "b2s_salesforce_truncations", default=()
+)
+_DATA_PREFIX = re.compile(r"^/services/data/v[0-9.]+/")
 T = TypeVar("T")
 
 
@@ -90,6 +120,8 @@ class SalesforceError(Exception):
         self.fields = list(fields or [])
         self.body = body
         self.transient = error_is_transient(status=status, code=code) if transient is None else transient
+        # DUPLICATES_DETECTED: the ids of the records a duplicate rule matched (also in the message).
+        self.duplicate_ids: list[str] = []
 
     def __str__(self) -> str:
         where = f" [{', '.join(self.fields)}]" if self.fields else ""
@@ -108,13 +140,29 @@ def error_from_body(body: Any, *, status: int) -> SalesforceError:
         if not isinstance(entry, dict):
             continue
         code = entry.get("errorCode") or entry.get("statusCode") or entry.get("error") or ""
-        message = entry.get("message") or entry.get("error_description") or ""
+        message = str(entry.get("message") or entry.get("error_description") or "")
         if code or message:
-            return SalesforceError(
-                str(message), status=status, code=str(code), fields=entry.get("fields") or [], body=body
-            )
+            duplicates = duplicate_ids_from_error(entry)
+            if duplicates:
+                message = f"{message} Duplicate record(s): {', '.join(duplicates)}".strip()
+            error = SalesforceError(message, status=status, code=str(code), fields=entry.get("fields") or [], body=body)
+            error.duplicate_ids = duplicates
+            return error
     text = body if isinstance(body, str) else json.dumps(body, default=str)
     return SalesforceError(text[:500] or f"HTTP {status}", status=status, body=body)
+
+
+def duplicate_ids_from_error(entry: dict[str, Any]) -> list[str]:
+    """The matched records' ids of a ``DUPLICATES_DETECTED`` error entry (REST spells the key ``duplicateResut``)."""
+    result = entry.get("duplicateResut") or entry.get("duplicateResult") or {}
+    ids: list[str] = []
+    for match in (result.get("matchResults") or []) if isinstance(result, dict) else []:
+        for found in (match.get("matchRecords") or []) if isinstance(match, dict) else []:
+            record = found.get("record") if isinstance(found, dict) else None
+            record_id = (record.get("Id") or record.get("id")) if isinstance(record, dict) else None
+            if record_id and str(record_id) not in ids:
+                ids.append(str(record_id))
+    return ids
 
 
 def composite_error(responses: list[dict]) -> SalesforceError | None:
@@ -215,7 +263,8 @@ def _token_form(conf: dict[str, Any]) -> dict[str, str]:
     claims = {
         "iss": conf["CLIENT_ID"],
         "sub": conf["USERNAME"],
-        "aud": conf["LOGIN_URL"].rstrip("/"),
+        # Never the login URL itself: Salesforce refuses a My Domain URL as audience (see the reference).
+        "aud": (conf.get("JWT_AUDIENCE") or DEFAULT_JWT_AUDIENCE).rstrip("/"),
         "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
     }
     return {
@@ -267,6 +316,11 @@ def salesforce_data_path(path: str, *, version: str | None = None) -> str:
     return f"{DATA_PATH}v{version or settings.SALESFORCE['API_VERSION']}/{path.lstrip('/')}"
 
 
+def soql_quote(value: str) -> str:
+    """``value`` as a quoted, escaped SOQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 class SalesforceClient:
     """REST access to one org with lazy login, one re-login on expiry, counting and limit tracking."""
 
@@ -281,11 +335,13 @@ class SalesforceClient:
         self._login_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._describes: dict[str, dict] = {}
+        self._limits: dict[str, dict[str, FieldLimit]] = {}
         self._pricebook_id: str | None = None
 
     # -- session -----------------------------------------------------------------------------
     def _response_seen(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        if DATA_PATH not in urlsplit(response.url).path:
+        path = urlsplit(response.url).path
+        if DATA_PATH not in path and SOAP_PATH not in path:
             return  # the token endpoint does not count against the API limit
         _counting.add()
         match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
@@ -329,9 +385,9 @@ class SalesforceClient:
         return salesforce_data_path(path, version=self.api_version)
 
     def _send(
-        self, method: str, path: str, token: SalesforceToken, *, json: Any, params: dict | None
+        self, method: str, path: str, token: SalesforceToken, *, json: Any, params: dict | None, extra: dict[str, str]
     ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"}
+        headers = {**extra, "Authorization": f"Bearer {token.access_token}", "Accept": "application/json"}
         data = None
         if json is not None:
             headers["Content-Type"] = "application/json"
@@ -353,20 +409,40 @@ class SalesforceClient:
         return response
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
-        """One REST call; parsed JSON (None for 204); raises SalesforceError."""
+        """One REST call; parsed JSON (None for 204); raises SalesforceError.
+
+        A write's text values are fitted to their fields first (``body_fit``), and with the
+        ``allow_save`` duplicate rule action it carries the duplicate rule header, on the request and
+        on each of its write subrequests (a composite or graph subrequest does not inherit it).
+        """
+        extra: dict[str, str] = {}
+        if method in WRITE_METHODS:
+            if json is not None:
+                json = self.body_fit(path, json)
+            if duplicate_rule_action() == DUPLICATE_ALLOW_SAVE:
+                extra = dict(DUPLICATE_ALLOW_HEADER)
+                json = _subrequests_headed(path, json, extra)
         path = self.url(path)
         token = self.token()
-        response = self._send(method, path, token, json=json, params=params)
+        response = self._send(method, path, token, json=json, params=params, extra=extra)
         if response.status_code == 401 and _session_invalid(response):
             logger.info("Salesforce session expired; logging in again")
             token = self.relogin(stale=token)
-            response = self._send(method, path, token, json=json, params=params)
+            response = self._send(method, path, token, json=json, params=params, extra=extra)
         return _response_result(response, method=method, path=path)
 
     # -- batching ----------------------------------------------------------------------------
     def composite(self, subrequests: list[dict], *, all_or_none: bool = True) -> list[dict]:
-        """POST composite; with all_or_none a failure raises the first real error (``.body`` = whole answer)."""
-        body = self.request("POST", "composite", json={"allOrNone": all_or_none, "compositeRequest": subrequests})
+        """POST composite; with all_or_none a failure raises the first real error (``.body`` = whole answer).
+
+        Subrequests run in the order sent: ``collateSubrequests`` is false (from API 49.0 it defaults to
+        true, and Salesforce then runs unrelated subrequests in an order of its own).
+        """
+        body = self.request(
+            "POST",
+            "composite",
+            json={"allOrNone": all_or_none, "collateSubrequests": False, "compositeRequest": subrequests},
+        )
         responses = body["compositeResponse"]
         if all_or_none:
             error = composite_error(responses)
@@ -422,6 +498,83 @@ class SalesforceClient:
             self._describes[sobject] = described
         return described
 
+    def field_limits(self, sobjects: set[str]) -> dict[str, dict[str, FieldLimit]]:
+        """``{object: {lower-case field: FieldLimit}}`` of the objects' text fields.
+
+        Read once per object per process (memory), shared by every process for a day (cache), and
+        the objects not known yet are described in one composite request. An object whose describe
+        fails gets no limits (its write then fails with Salesforce's own error).
+        """
+        with self._cache_lock:
+            known = {name: self._limits[name] for name in sobjects if name in self._limits}
+        missing = sorted(sobjects - set(known))
+        if not missing:
+            return known
+        keys = {name: self._limits_key(name) for name in missing}
+        shared = cache.get_many(list(keys.values()))
+        found: dict[str, dict[str, FieldLimit]] = {}
+        for name in missing:
+            rows = shared.get(keys[name])
+            if rows is not None:
+                found[name] = {row[0].lower(): FieldLimit(*row) for row in rows}
+            elif name in self._describes:
+                found[name] = field_limits_from_describe(self._describes[name])
+        described = [name for name in missing if name not in found]
+        for start in range(0, len(described), COMPOSITE_MAX):
+            chunk = described[start : start + COMPOSITE_MAX]
+            subrequests = [
+                {"method": "GET", "url": self.url(f"sobjects/{name}/describe"), "referenceId": f"describe{index}"}
+                for index, name in enumerate(chunk)
+            ]
+            for name, response in zip(chunk, self.composite(subrequests, all_or_none=False), strict=False):
+                body = response.get("body")
+                if int(response.get("httpStatusCode") or 0) == 200 and isinstance(body, dict):
+                    found[name] = field_limits_from_describe(body)
+                else:
+                    logger.warning("No field lengths for %s: its describe failed", name)
+                    found[name] = {}
+        cache.set_many(
+            {
+                keys[name]: [(item.name, item.type, item.length) for item in limits.values()]
+                for name, limits in found.items()
+            },
+            FIELD_LIMITS_CACHE_SECONDS,
+        )
+        with self._cache_lock:
+            self._limits.update(found)
+        return {**known, **found}
+
+    def _limits_key(self, sobject: str) -> str:
+        return f"b2s:salesforce:field-limits:{self.conf['LOGIN_URL']}:{self.conf.get('USERNAME', '')}:{sobject}"
+
+    def body_fit(self, path: str, body: Any) -> Any:
+        """A write's body with every text value fitted to its field (notes to the open collectors).
+
+        The object comes from the URL (sObject rows, Collections upsert) or each record's
+        ``attributes.type`` (Collections); composite and graph subrequests are fitted one by one.
+        """
+        objects: set[str] = set()
+
+        def collect(sobject: str, record: dict[str, Any]) -> dict[str, Any]:
+            objects.add(sobject)
+            return record
+
+        _records_map(path, body, collect)
+        if not objects:
+            return body
+        limits = self.field_limits(objects)
+        notes: list[dict[str, Any]] = []
+
+        def fit(sobject: str, record: dict[str, Any]) -> dict[str, Any]:
+            fitted, noted = record_fit(record, limits.get(sobject) or {}, sobject=sobject)
+            notes.extend(noted)
+            return fitted
+
+        fitted = _records_map(path, body, fit)
+        if notes:
+            truncations_note(notes)
+        return fitted
+
     def field_names(self, sobject: str) -> set[str]:
         """The object's field names (from the cached describe)."""
         return {field["name"] for field in self.describe(sobject).get("fields", [])}
@@ -446,6 +599,55 @@ class SalesforceClient:
     def limits(self) -> dict:
         """GET limits (DailyApiRequests and friends)."""
         return self.request("GET", "limits")
+
+    # -- SOAP --------------------------------------------------------------------------------
+    def lead_convert(
+        self, *, lead_id: str, converted_status: str, account_id: str = "", contact_id: str = ""
+    ) -> LeadConverted:
+        """Convert one Lead into the given Account and Contact (SOAP ``convertLead``; REST has no such call).
+
+        No Opportunity is created, the Lead source is kept and no email is sent. One request,
+        counted like the others; an expired session logs in again once. A conversion Salesforce
+        refuses raises SalesforceError with the result's status code (``CANNOT_UPDATE_CONVERTED_LEAD``
+        for a Lead converted already), a fault with its fault code.
+        """
+        convert = {
+            "accountId": account_id,
+            "contactId": contact_id,
+            "convertedStatus": converted_status,
+            "doNotCreateOpportunity": "true",
+            "leadId": lead_id,
+            "overwriteLeadSource": "false",
+            "sendNotificationEmail": "false",
+        }
+        fields = "".join(f"<urn:{name}>{xml_escape(value)}</urn:{name}>" for name, value in convert.items() if value)
+        operation = f"<urn:convertLead><urn:leadConverts>{fields}</urn:leadConverts></urn:convertLead>"
+        path = f"{SOAP_PATH}{self.api_version}"
+        token = self.token()
+        response = self._soap_send(path, token, operation)
+        if _soap_fault_code(response) == "INVALID_SESSION_ID":
+            logger.info("Salesforce session expired; logging in again")
+            token = self.relogin(stale=token)
+            response = self._soap_send(path, token, operation)
+        return _lead_converted(response, path=path)
+
+    def _soap_send(self, path: str, token: SalesforceToken, operation: str) -> requests.Response:
+        envelope = (
+            f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP_ENVELOPE_NS}" '
+            f'xmlns:urn="{SOAP_PARTNER_NS}"><soapenv:Header><urn:SessionHeader><urn:sessionId>'
+            f"{xml_escape(token.access_token)}</urn:sessionId></urn:SessionHeader></soapenv:Header>"
+            f"<soapenv:Body>{operation}</soapenv:Body></soapenv:Envelope>"
+        )
+        headers = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
+        try:
+            return self.session.post(
+                token.instance_url + path, data=envelope.encode("utf-8"), headers=headers, timeout=TIMEOUT
+            )
+        except requests.RequestException as error:
+            _counting.add()  # it may have reached Salesforce: a call spent, as on the REST path
+            raise SalesforceError(
+                f"Salesforce SOAP request {path} failed: {type(error).__name__}", code="NETWORK_ERROR"
+            ) from None
 
     # -- simple-salesforce -------------------------------------------------------------------
     def simple(self) -> Any:
@@ -479,8 +681,19 @@ class SalesforceClient:
 
         One summary per job (``job_id``, ``numberRecordsTotal``, ``numberRecordsProcessed``,
         ``numberRecordsFailed``). Upserting is idempotent, so a retry after a re-login is safe.
-        simple-salesforce's own exception types (and requests') propagate.
+        simple-salesforce's own exception types (and requests') propagate. Text values are fitted
+        to their fields as in ``request`` (an email too long for its field is sent empty: unchanged).
         """
+        limits = self.field_limits({sobject}).get(sobject) or {}
+        notes: list[dict[str, Any]] = []
+        fitted_rows = []
+        for row in rows:
+            fitted, noted = record_fit(row, limits, sobject=sobject, dropped="")
+            fitted_rows.append(fitted)
+            notes.extend(noted)
+        if notes:
+            truncations_note(notes)
+        rows = fitted_rows
         return self.simple_call(
             lambda simple: getattr(simple.bulk2, sobject).upsert(
                 records=rows, external_id_field=external_id_field, wait=poll_seconds
@@ -496,6 +709,96 @@ class SalesforceClient:
         return self.simple_call(lambda simple: getattr(simple.bulk2, sobject).get_unprocessed_records(job_id))
 
 
+RecordFitter = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def _records_map(path: str, body: Any, fn: RecordFitter) -> Any:
+    """``body`` with ``fn(object, record)`` applied to every record it writes (the same body when none)."""
+    if not isinstance(body, dict):
+        return body
+    segments = [part for part in _DATA_PREFIX.sub("", path.split("?", 1)[0]).strip("/").split("/") if part]
+    if len(segments) >= 2 and segments[0] == "sobjects":
+        return fn(segments[1], body)
+    if segments == ["composite"]:
+        return {**body, "compositeRequest": _subrequests_map(body.get("compositeRequest"), fn)}
+    if segments == ["composite", "graph"]:
+        graphs = [
+            {**graph, "compositeRequest": _subrequests_map(graph.get("compositeRequest"), fn)}
+            if isinstance(graph, dict)
+            else graph
+            for graph in body.get("graphs") or []
+        ]
+        return {**body, "graphs": graphs}
+    if segments[:2] == ["composite", "sobjects"] and isinstance(body.get("records"), list):
+        default = segments[2] if len(segments) >= 3 else ""
+        records = [
+            fn((record.get("attributes") or {}).get("type") or default, record)
+            if isinstance(record, dict) and ((record.get("attributes") or {}).get("type") or default)
+            else record
+            for record in body["records"]
+        ]
+        return {**body, "records": records}
+    return body
+
+
+def _subrequests_map(subrequests: Any, fn: RecordFitter) -> Any:
+    if not isinstance(subrequests, list):
+        return subrequests
+    mapped = []
+    for item in subrequests:
+        if isinstance(item, dict) and str(item.get("method", "")).upper() in WRITE_METHODS and "body" in item:
+            item = {**item, "body": _records_map(str(item.get("url") or ""), item["body"], fn)}
+        mapped.append(item)
+    return mapped
+
+
+def _subrequests_headed(path: str, body: Any, headers: dict[str, str]) -> Any:
+    """A composite or graph body whose write subrequests carry ``headers`` too (other bodies as they are)."""
+    segments = _DATA_PREFIX.sub("", path.split("?", 1)[0]).strip("/").split("/")
+    if not isinstance(body, dict) or segments[0] != "composite" or len(segments) > 2:
+        return body
+
+    def headed(items: Any) -> Any:
+        if not isinstance(items, list):
+            return items
+        return [
+            {**item, "httpHeaders": {**(item.get("httpHeaders") or {}), **headers}}
+            if isinstance(item, dict) and str(item.get("method", "")).upper() in WRITE_METHODS
+            else item
+            for item in items
+        ]
+
+    if segments == ["composite"]:
+        return {**body, "compositeRequest": headed(body.get("compositeRequest"))}
+    if segments == ["composite", "graph"]:
+        graphs = body.get("graphs") or []
+        return {
+            **body,
+            "graphs": [
+                {**graph, "compositeRequest": headed(graph.get("compositeRequest"))}
+                if isinstance(graph, dict)
+                else graph
+                for graph in graphs
+            ],
+        }
+    return body
+
+
+def duplicate_rule_action() -> str:
+    """What a write does about the org's duplicate rules: ``allow_save`` (the default) or ``fail``.
+
+    ``allow_save`` sends ``Sforce-Duplicate-Rule-Header: allowSave=true``, so a record a rule flags is
+    saved (as a user acknowledging the alert would); ``fail`` sends no header, and the write fails
+    permanently with ``DUPLICATES_DETECTED`` naming the matched records.
+    """
+    from sync.config import config
+
+    try:
+        return config.setting(DUPLICATE_RULE_SETTING)
+    except KeyError:  # a database not migrated yet
+        return DUPLICATE_ALLOW_SAVE
+
+
 def _session_invalid(response: requests.Response) -> bool:
     try:
         body = response.json()
@@ -503,6 +806,86 @@ def _session_invalid(response: requests.Response) -> bool:
         return True  # a bare 401 from a data endpoint means the same
     entries = body if isinstance(body, list) else [body]
     return any(isinstance(entry, dict) and entry.get("errorCode") == "INVALID_SESSION_ID" for entry in entries)
+
+
+@dataclass(frozen=True)
+class LeadConverted:
+    """What a successful convertLead made of the Lead."""
+
+    lead_id: str
+    account_id: str
+    contact_id: str
+
+
+def _soap_local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _soap_root(response: requests.Response) -> ElementTree.Element | None:
+    """The parsed answer; None when it is not XML. A SOAP message never has a DTD (SOAP 1.1, 3), so one
+    is refused before parsing: no entity of the answer is ever expanded (defusedxml is not a dependency)."""
+    content = response.content or b""
+    if b"<!DOCTYPE" in content.upper() or b"<!ENTITY" in content.upper():
+        return None
+    try:
+        return ElementTree.fromstring(content)  # noqa: S314 (no DTD, so no entity to expand: see above)
+    except ElementTree.ParseError:
+        return None
+
+
+def _soap_find(element: ElementTree.Element, name: str) -> ElementTree.Element | None:
+    return next((child for child in element.iter() if _soap_local(child.tag) == name), None)
+
+
+def _soap_text(element: ElementTree.Element | None, name: str) -> str:
+    found = _soap_find(element, name) if element is not None else None
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _soap_fault_code(response: requests.Response) -> str:
+    """``INVALID_SESSION_ID`` of a fault ``sf:INVALID_SESSION_ID``; "" when the answer is no fault."""
+    root = _soap_root(response)
+    fault = _soap_find(root, "Fault") if root is not None else None
+    return _soap_text(fault, "faultcode").rsplit(":", 1)[-1] if fault is not None else ""
+
+
+def _lead_converted(response: requests.Response, *, path: str) -> LeadConverted:
+    root = _soap_root(response)
+    if root is None:
+        raise SalesforceError(
+            f"POST {path} answered {response.status_code} without a SOAP message.", status=response.status_code
+        )
+    fault = _soap_find(root, "Fault")
+    if fault is not None:
+        code = _soap_text(fault, "faultcode").rsplit(":", 1)[-1]
+        raise SalesforceError(
+            _soap_text(fault, "faultstring") or code,
+            status=response.status_code,
+            code=code,
+            # A fault is HTTP 500 whatever its cause: only the fault code says whether a retry can help.
+            transient=code in TRANSIENT_CODES,
+        )
+    result = _soap_find(root, "result")
+    if result is None:
+        raise SalesforceError(f"POST {path} answered without a convertLead result.", status=response.status_code)
+    if _soap_text(result, "success").lower() != "true":
+        errors = _soap_find(result, "errors")
+        fields = [
+            (item.text or "").strip()
+            for item in (errors if errors is not None else [])
+            if _soap_local(item.tag) == "fields"
+        ]
+        raise SalesforceError(
+            _soap_text(errors, "message") or "convertLead failed",
+            status=400,
+            code=_soap_text(errors, "statusCode"),
+            fields=fields,
+        )
+    return LeadConverted(
+        lead_id=_soap_text(result, "leadId"),
+        account_id=_soap_text(result, "accountId"),
+        contact_id=_soap_text(result, "contactId"),
+    )
 
 
 def _response_result(response: requests.Response, *, method: str, path: str) -> Any:
@@ -542,6 +925,13 @@ def salesforce_client() -> SalesforceClient:
         return _client
 
 
+def salesforce_field_lengths_warm() -> None:
+    """Read the field lengths of every object b2s writes in one request (a worker's start, a test's set-up)."""
+    from sync.salesforce_schema import REQUIRED_EVENTS, REQUIRED_OBJECTS
+
+    salesforce_client().field_limits(set(REQUIRED_OBJECTS) | {event.name for event in REQUIRED_EVENTS})
+
+
 def salesforce_client_reset() -> None:
     """Forget the process-wide client (tests; changed settings)."""
     global _client
@@ -551,9 +941,46 @@ def salesforce_client_reset() -> None:
 
 @contextmanager
 def salesforce_calls_counted() -> Iterator[CallCounter]:
-    """``counter.count`` = Salesforce data requests made inside the block (nests)."""
-    with _counting.counted() as counter:
+    """``counter.count`` = Salesforce data requests made inside the block (nests).
+
+    The block also collects the values shortened to fit their fields (``salesforce_truncations_take``).
+    """
+    with _counting.counted() as counter, salesforce_truncations_collected():
         yield counter
+
+
+@contextmanager
+def salesforce_truncations_collected() -> Iterator[list[dict[str, Any]]]:
+    """Collect the notes of values shortened inside the block (in this thread or task; nests).
+
+    Usable as a decorator too. ``audit_record`` takes the innermost block's notes into its entry.
+    """
+    notes: list[dict[str, Any]] = []
+    token = _truncations.set((*_truncations.get(), notes))
+    try:
+        yield notes
+    finally:
+        _truncations.reset(token)
+
+
+def truncations_note(notes: list[dict[str, Any]]) -> None:
+    """Record shortened values in every open collector (and the log: names and lengths, never values)."""
+    for note in notes:
+        logger.info("Shortened %s.%s from %s to %s characters", note["object"], note["field"], note["from"], note["to"])
+    for collector in _truncations.get():
+        for note in notes:
+            if len(collector) < TRUNCATIONS_MAX and note not in collector:
+                collector.append(note)
+
+
+def salesforce_truncations_take() -> list[dict[str, Any]]:
+    """The innermost collector's notes since the last take (emptied): what this audit entry shortened."""
+    stack = _truncations.get()
+    if not stack:
+        return []
+    taken = list(stack[-1])
+    stack[-1].clear()
+    return taken
 
 
 def salesforce_calls_total() -> int:

@@ -94,7 +94,7 @@ _MAPPED_FIELD_TYPES: dict[tuple[str, str], tuple[str, int]] = {
     ("Order", "Shipped_Date__c"): ("date", 0),
 }
 
-# External id values are "{store_hash}:{id}" (guests: "{hash}:guest:{email}"), so 255 characters.
+# External id values are "{store_hash}:{id}" (guests: "{hash}:guest:{32 hex digits}"), so 255 characters.
 _EXT = {"kind": "text", "length": 255, "external_id": True}
 
 # Fields b2s writes in code, not through an admin-editable mapping.
@@ -160,6 +160,8 @@ _ORDER_EVENT_FIELDS = (
     ("AccountId__c", "text", 18),
     ("TotalAmount__c", "number", 0),
     ("OrderDate__c", "datetime", 0),
+    # Deterministic per store, order, kind (and content for Updated/Shipped): a subscriber drops repeats by it.
+    ("EventKey__c", "text", 64),
 )
 _CART_EVENT_FIELDS = (
     ("EventType__c", "text", 255),
@@ -169,6 +171,8 @@ _CART_EVENT_FIELDS = (
     ("LeadId__c", "text", 18),
     ("OpportunityId__c", "text", 18),
     ("AbandonedDate__c", "datetime", 0),
+    # Deterministic per cart and abandonment: a retried sync publishes the same key, a subscriber drops repeats.
+    ("EventKey__c", "text", 64),
 )
 
 
@@ -240,6 +244,31 @@ STANDARD_FIELDS: tuple[FieldSpec, ...] = tuple(
     )
     for sobject, names in _STANDARD.items()
     for name in names
+)
+
+
+@dataclass(frozen=True)
+class UserPermissionSpec:
+    """A user permission the integration user needs (``Permissions<name>`` on UserPermissionAccess)."""
+
+    name: str
+    why: str
+    feature_flag: str = ""  # "" = always needed
+
+
+# What the permission set B2S_Integration grants beyond object and field access, and why b2s needs it.
+REQUIRED_USER_PERMISSIONS: tuple[UserPermissionSpec, ...] = (
+    UserPermissionSpec("ApiEnabled", "every call b2s makes is an API call"),
+    UserPermissionSpec("ActivateOrder", "orders are activated when their BigCommerce status maps to Activated"),
+    UserPermissionSpec(
+        "EditActivatedOrders",
+        "every later event of an activated order (status, shipment, archive, refund, edit) edits it",
+    ),
+    UserPermissionSpec("EditTask", "cart recovery creates and closes Tasks", feature_flag="recovery_tasks"),
+    UserPermissionSpec(
+        "ConvertLeads", "a cart's Lead is converted when its shopper buys", feature_flag="low_value_lead_creation"
+    ),
+    UserPermissionSpec("ViewSetup", "salesforce_check reads the org's API limits (/limits)"),
 )
 
 

@@ -11,13 +11,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recovery.services import (
+    LEAD_CLOSED_STATUS_SETTING,
+    LEAD_CONVERSION_CLOSE,
+    LEAD_CONVERSION_SETTING,
+)
 from sync.config import config
 from sync.models import FieldMapping
+from sync.salesforce import SalesforceError
 from sync.salesforce_schema import (
     KIND_DESCRIBE_TYPES,
     REQUIRED_EVENTS,
     REQUIRED_FIELDS,
     REQUIRED_OBJECTS,
+    REQUIRED_USER_PERMISSIONS,
     STANDARD_FIELDS,
     FieldSpec,
 )
@@ -31,10 +38,27 @@ NOT_EXTERNAL_ID = "not an external id"
 TOO_SHORT = "too short"
 READ_ONLY = "not writable"
 PICKLIST_VALUE_MISSING = "picklist value missing"
+PERMISSION_MISSING = "permission missing"
+CONVERTED_STATUS = "a converted status"
+UNREADABLE = "cannot check"
 WARNING = "ok (warning)"
 FAILING = frozenset(
-    {MISSING, OBJECT_MISSING, WRONG_TYPE, NOT_EXTERNAL_ID, TOO_SHORT, READ_ONLY, PICKLIST_VALUE_MISSING}
+    {
+        MISSING,
+        OBJECT_MISSING,
+        WRONG_TYPE,
+        NOT_EXTERNAL_ID,
+        TOO_SHORT,
+        READ_ONLY,
+        PICKLIST_VALUE_MISSING,
+        PERMISSION_MISSING,
+        CONVERTED_STATUS,
+        UNREADABLE,
+    }
 )
+# Rows of the integration user's own permissions (``CheckRow.sobject``): its permissions are the User's.
+USER_ROW = "User"
+LEAD_STATUS_ROW = "LeadStatus"
 
 
 @dataclass(frozen=True)
@@ -206,11 +230,67 @@ def salesforce_setup_check(*, client: Any) -> SetupReport:
         report.rows.append(CheckRow(event.name, "", "platform event", "present", OK))
         fields = _describe_fields(describe)
         report.rows.extend(_field_row(spec, fields, event=True) for spec in event.fields)
+    report.rows.extend(_permission_rows(client))
+    report.rows.extend(_lead_status_rows(client))
     limits = client.limits()
     daily = limits.get("DailyApiRequests") or {}
     report.daily_api_requests = {key: int(value) for key, value in daily.items() if isinstance(value, int | float)}
     report.api_usage = client.api_usage
     return report
+
+
+def _permission_rows(client: Any) -> list[CheckRow]:
+    """The integration user's effective permissions (``UserPermissionAccess``: the union of its profile
+    and assigned permission sets, one row for the current user) against ``REQUIRED_USER_PERMISSIONS``."""
+    needed = [spec for spec in REQUIRED_USER_PERMISSIONS if _flag_on(spec.feature_flag)]
+    rows = [
+        CheckRow(USER_ROW, spec.name, "user permission", "", NOT_NEEDED, f"flag {spec.feature_flag} off")
+        for spec in REQUIRED_USER_PERMISSIONS
+        if not _flag_on(spec.feature_flag)
+    ]
+    if not needed:
+        return rows
+    # The names are constants of REQUIRED_USER_PERMISSIONS.
+    soql = f"SELECT {', '.join(f'Permissions{spec.name}' for spec in needed)} FROM UserPermissionAccess"  # noqa: S608
+    try:
+        records = client.query(soql)
+    except SalesforceError as error:
+        note = f"UserPermissionAccess could not be read: {error}"
+        return rows + [CheckRow(USER_ROW, spec.name, "user permission", "-", UNREADABLE, note) for spec in needed]
+    granted = records[0] if records else {}
+    for spec in needed:
+        if granted.get(f"Permissions{spec.name}") is True:
+            rows.append(CheckRow(USER_ROW, spec.name, "user permission", "granted", OK))
+        else:
+            note = f"{spec.why}; grant it (permission set B2S_Integration)"
+            rows.append(CheckRow(USER_ROW, spec.name, "user permission", "not granted", PERMISSION_MISSING, note))
+    return rows
+
+
+def _lead_status_rows(client: Any) -> list[CheckRow]:
+    """The Lead status a bought cart's Lead gets: a converted one for ``convertLead``, or the admin's
+    ``lead_closed_status``, which must exist and must not be a converted one (a plain update to it is refused)."""
+    if not config.flag("low_value_lead_creation"):
+        return [CheckRow(LEAD_STATUS_ROW, "", "lead status", "", NOT_NEEDED, "flag low_value_lead_creation off")]
+    try:
+        records = client.query("SELECT MasterLabel, IsConverted FROM LeadStatus")
+    except SalesforceError as error:
+        return [CheckRow(LEAD_STATUS_ROW, "", "lead status", "-", UNREADABLE, f"LeadStatus could not be read: {error}")]
+    converted = {str(row.get("MasterLabel")): bool(row.get("IsConverted")) for row in records}
+    if config.setting(LEAD_CONVERSION_SETTING) != LEAD_CONVERSION_CLOSE:
+        found = next((label for label, is_converted in converted.items() if is_converted), "")
+        if found:
+            return [CheckRow(LEAD_STATUS_ROW, found, "converted status", "present", OK)]
+        note = "convertLead needs a Lead status marked converted"
+        return [CheckRow(LEAD_STATUS_ROW, "(converted)", "converted status", "-", MISSING, note)]
+    wanted = config.setting(LEAD_CLOSED_STATUS_SETTING)
+    if wanted not in converted:
+        note = f"{LEAD_CLOSED_STATUS_SETTING} names no Lead status of the org"
+        return [CheckRow(LEAD_STATUS_ROW, wanted, "not converted", "-", MISSING, note)]
+    if converted[wanted]:
+        note = f"set {LEAD_CLOSED_STATUS_SETTING} to a status that is not converted: a plain update to it is refused"
+        return [CheckRow(LEAD_STATUS_ROW, wanted, "not converted", "converted", CONVERTED_STATUS, note)]
+    return [CheckRow(LEAD_STATUS_ROW, wanted, "not converted", "present", OK)]
 
 
 def _not_needed_rows(specs: Iterable[FieldSpec]) -> list[CheckRow]:
@@ -222,8 +302,6 @@ def _not_needed_rows(specs: Iterable[FieldSpec]) -> list[CheckRow]:
 
 
 def _describe_or_none(client: Any, sobject: str) -> dict[str, Any] | None:
-    from sync.salesforce import SalesforceError
-
     try:
         return client.describe(sobject)
     except SalesforceError as error:

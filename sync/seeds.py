@@ -117,6 +117,54 @@ FIELD_MAPPINGS: list[tuple[str, str, str, str, str]] = [
     ("Contact", "MailingCountry", "address.country", "str", ""),
 ]
 
+# Cart recovery's Opportunity and Lead: the source document is the abandoned cart
+# (``recovery.services.cart_document``): cart_id, value, currency, email, email_local_part,
+# items (one line per item), lead_source, abandoned_at, close_date and the shopper as
+# ``customer`` (the Account/Contact document above). Seeded by their own migration; they
+# reproduce what recovery sent before they existed, under the flag of the record they fill.
+# External ids, AccountId and the open stage/status stay with recovery.
+CART_FIELD_MAPPINGS: list[tuple[str, str, str, str, str]] = [
+    ("Opportunity", "Name", "cart_id", "format:Abandoned Cart - {}|truncate:120", "opportunity_creation"),
+    ("Opportunity", "CloseDate", "close_date", "date", "opportunity_creation"),
+    ("Opportunity", "LeadSource", "lead_source", "str", "opportunity_creation"),
+    ("Opportunity", "Amount", "value", "money", "opportunity_creation"),
+    ("Opportunity", "Cart_Value__c", "value", "money", "opportunity_creation"),
+    ("Opportunity", "Abandoned_Date__c", "abandoned_at", "datetime", "opportunity_creation"),
+    ("Opportunity", "Description", "items", "str", "opportunity_creation"),
+    ("Lead", "LeadSource", "lead_source", "str", "low_value_lead_creation"),
+    (
+        "Lead",
+        "Company",
+        "customer.company || customer.first_name + customer.last_name || email",
+        "str|truncate:255",
+        "low_value_lead_creation",
+    ),
+    ("Lead", "FirstName", "customer.first_name", "str|truncate:40", "low_value_lead_creation"),
+    ("Lead", "LastName", "customer.last_name || email_local_part", "str|truncate:80", "low_value_lead_creation"),
+    ("Lead", "Email", "email", "lower", "low_value_lead_creation"),
+    ("Lead", "AbandonedCartValue__c", "value", "money", "low_value_lead_creation"),
+    ("Lead", "AbandonedCartDate__c", "abandoned_at", "datetime", "low_value_lead_creation"),
+    ("Lead", "Description", "items", "str", "low_value_lead_creation"),
+    ("Lead", "Cart_Items__c", "items", "str", "low_value_lead_creation"),
+]
+
+CART_SETTINGS: list[tuple[str, str, str, str]] = [
+    (
+        "lead_on_cart_conversion",
+        "convert",
+        "convert,close",
+        "When an abandoned cart's Lead buys: convert (convertLead into the order's Account and Contact, no new "
+        "Opportunity) or close (set the status in lead_closed_status, the Lead stays unconverted).",
+    ),
+    (
+        "lead_closed_status",
+        "Closed - Not Converted",
+        "",
+        "Lead status for a bought cart when lead_on_cart_conversion is close; must be a status that is NOT a "
+        "converted status in the org (a converted status can only be reached by converting).",
+    ),
+]
+
 # BigCommerce status id, name, Salesforce status, counts toward analytics
 ORDER_STATUSES: list[tuple[int, str, str, bool]] = [
     (0, "Incomplete", "Draft", False),
@@ -165,6 +213,23 @@ def seed_apply(apps: Any, schema_editor: Any = None) -> None:
     config_version_seed_bump(apps)
 
 
+def cart_recovery_seed(apps: Any, schema_editor: Any = None) -> None:
+    """Create the missing cart recovery mappings and settings; existing rows (an admin's edits) are left alone."""
+    FieldMapping = apps.get_model("sync", "FieldMapping")
+    SyncSetting = apps.get_model("sync", "SyncSetting")
+    for sf_object, sf_field, source_path, transform, flag in CART_FIELD_MAPPINGS:
+        FieldMapping.objects.get_or_create(
+            sf_object=sf_object,
+            sf_field=sf_field,
+            defaults={"source_path": source_path, "transform": transform, "feature_flag": flag},
+        )
+    for key, value, choices, description in CART_SETTINGS:
+        SyncSetting.objects.get_or_create(
+            key=key, defaults={"value": value, "choices": choices, "description": description}
+        )
+    config_version_seed_bump(apps)
+
+
 def thresholds_seed(apps: Any, rows: list[ThresholdSeed]) -> None:
     """Create the missing thresholds of ``rows`` (key, value, unit, description, min, max); others stay as edited."""
     Threshold = apps.get_model("sync", "Threshold")
@@ -205,3 +270,45 @@ def store_from_env(apps: Any, schema_editor: Any = None) -> None:
             "api_base_url": os.environ.get("BIGCOMMERCE_API_URL", "") or "https://api.bigcommerce.com",
         },
     )
+
+
+CUSTOMER_MATCH_SETTINGS: list[tuple[str, str, str, str]] = [
+    (
+        "customer_match_rules",
+        "contact,lead,person_account",
+        "contact,lead,person_account",
+        "Before creating a customer b2s has not seen, look for an existing record by email, in this order "
+        "(empty: never). person_account applies only where the org has Person Accounts.",
+    ),
+]
+
+
+def customer_match_seed(apps: Any, schema_editor: Any = None) -> None:
+    """Create the missing customer match setting; an admin's edit is left alone."""
+    SyncSetting = apps.get_model("sync", "SyncSetting")
+    for key, value, choices, description in CUSTOMER_MATCH_SETTINGS:
+        SyncSetting.objects.get_or_create(
+            key=key, defaults={"value": value, "choices": choices, "description": description}
+        )
+    config_version_seed_bump(apps)
+
+
+DUPLICATE_RULE_SETTINGS: list[tuple[str, str, str, str]] = [
+    (
+        "duplicate_rule_action",
+        "allow_save",
+        "allow_save,fail",
+        "When an org duplicate rule flags a record b2s creates or updates: allow_save (save it anyway, as a user "
+        "acknowledging the alert) or fail (the event fails for good, naming the existing record's id).",
+    ),
+]
+
+
+def duplicate_rule_seed(apps: Any, schema_editor: Any = None) -> None:
+    """Create the missing duplicate rule setting; an admin's edit is left alone."""
+    SyncSetting = apps.get_model("sync", "SyncSetting")
+    for key, value, choices, description in DUPLICATE_RULE_SETTINGS:
+        SyncSetting.objects.get_or_create(
+            key=key, defaults={"value": value, "choices": choices, "description": description}
+        )
+    config_version_seed_bump(apps)

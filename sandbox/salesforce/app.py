@@ -23,11 +23,25 @@ from werkzeug.wrappers import Request, Response
 
 from sandbox.salesforce import bulk
 from sandbox.salesforce.auth import Credentials, Sessions, public_key_load, token_answer, token_grant
-from sandbox.salesforce.errors import ApiError
+from sandbox.salesforce.duplicates import bypassed as duplicates_bypassed
+from sandbox.salesforce.errors import ApiError, DmlError
 from sandbox.salesforce.faults import TERMINAL, Fault, FaultTable
 from sandbox.salesforce.ids import id_make, id_normalize
+from sandbox.salesforce.leads import LeadConvert, lead_convert
+from sandbox.salesforce.permissions import b2s_permissions_set, user_permissions
 from sandbox.salesforce.rest import CSV_TYPE, JSON_TYPE, Call, DataApi, Result
+from sandbox.salesforce.rules import rules_default, rules_update
 from sandbox.salesforce.schema import Schema, schema_build
+from sandbox.salesforce.soap import (
+    NAMESPACES,
+    XML_TYPE,
+    SoapFault,
+    convert_lead_response,
+    fault_body,
+    lead_converts_parse,
+    limit_info_header,
+    soap_parse,
+)
 from sandbox.salesforce.store import Org, datetime_format, now_utc, record_copy
 
 DEFAULT_CLIENT_ID = "sandbox-client"
@@ -41,6 +55,7 @@ CURSORS_KEPT = 200
 SESSION_INVALID = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 LIMIT_EXCEEDED = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
 _VERSION = re.compile(r"^v(\d{2,3})\.(\d)$")
+_SOAP_PATH = re.compile(r"^/services/Soap/([uc])/(\d{2,3}\.\d)/?(?:[0-9A-Za-z]{15,18})?$")
 
 
 def _version_key(text: str) -> tuple[int, int]:
@@ -105,7 +120,9 @@ class SalesforceSandbox:
             self._generation += 1
             self.schema: Schema = self._schema_original.copy()
             self.credentials = dataclasses.replace(self._credentials_original)
-            self.org = Org(self.schema, username=self.credentials.username)
+            # One dict shared with the org, so a switch takes effect everywhere at once.
+            self.rules: dict[str, bool] = rules_default()
+            self.org = Org(self.schema, username=self.credentials.username, rules=self.rules)
             self.sessions = Sessions()
             self.jobs: dict[str, bulk.Job] = {}
             self.cursors: OrderedDict[str, Any] = OrderedDict()
@@ -117,6 +134,24 @@ class SalesforceSandbox:
             self.page_size: int = self._defaults["page_size"]
             self.platform_event_enqueued: bool = self._defaults["platform_event_enqueued"]
             self.faults.clear()
+
+    def rules_set(self, **changes: bool) -> dict[str, bool]:
+        """Switch production rules on or off (``rules_set(duplicate_rules=False)``); ``reset()`` turns all on."""
+        with self.lock:
+            return dict(rules_update(self.rules, changes))
+
+    def user_permissions(self) -> dict[str, bool]:
+        """The integration user's effective permissions (``UserPermissionAccess``), by short name."""
+        with self.lock:
+            return user_permissions(self.org)
+
+    def user_permissions_set(self, **changes: bool) -> dict[str, bool]:
+        """Grant or revoke permissions on the user's ``B2S_Integration`` permission set, e.g.
+        ``user_permissions_set(EditActivatedOrders=False)``; answers the effective permissions."""
+        with self.lock:
+            b2s_permissions_set(self.org, changes)
+            self.org.commit()
+            return user_permissions(self.org)
 
     def jwt_certificate_set(self, pem_or_path: str | bytes | Path) -> None:
         """Trust JWT assertions signed by this certificate's (or public key's) private key."""
@@ -150,7 +185,9 @@ class SalesforceSandbox:
         with self.lock:
             mark = self.org.mark()
             try:
-                ids = [self.org.create(sobject, dict(row)) for row in rows]
+                # Set-up records are what an admin keyed in: no duplicate rule stops them.
+                with duplicates_bypassed():
+                    ids = [self.org.create(sobject, dict(row)) for row in rows]
             except BaseException:
                 self.org.rollback(mark)
                 raise
@@ -367,6 +404,11 @@ class SalesforceSandbox:
             ), False
         if path.rstrip("/") == "/services/data":
             return _json(200, _versions()), False
+        if path.rstrip("/") == "/services/oauth2/userinfo" or path.startswith("/id/"):
+            return self._userinfo(request, base_url), False
+        soap = _SOAP_PATH.match(path)
+        if soap is not None:
+            return self._soap(request, soap[1], soap[2])
         raw_path = urlsplit(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or path).path
         segments = [unquote(segment) for segment in raw_path.split("/") if segment != ""]
         if segments[:2] != ["services", "data"] or len(segments) < 3:
@@ -408,6 +450,7 @@ class SalesforceSandbox:
                 authorization=request.headers.get("Authorization"),
                 credentials=self.credentials,
                 base_url=base_url,
+                own_audience=not self.rules.get("jwt_audience", True),
             )
             if isinstance(outcome, tuple):
                 return _json(*outcome)
@@ -422,6 +465,95 @@ class SalesforceSandbox:
                     client_secret=self.credentials.client_secret,
                 ),
             )
+
+    def _userinfo(self, request: Request, base_url: str) -> Response:
+        """OpenID Connect userinfo (``/services/oauth2/userinfo``) and the identity URL (``/id/{org}/{user}``):
+        how a client learns its own user id (``user_id``) from its access token."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip() if scheme.lower() in {"bearer", "oauth"} else request.args.get("oauth_token", "")
+        with self.lock:
+            if not self.sessions.valid(token):
+                return Response(b"Bad_OAuth_Token", status=403, content_type="text/plain; charset=utf-8")
+            user = self.org.live["User"][self.org.user_id]
+            identity = f"{base_url}/id/{self.org_id}/{self.org.user_id}"
+            if request.path.startswith("/id/") and request.path.rstrip("/") != identity.removeprefix(base_url):
+                return Response(b"Bad_Id", status=403, content_type="text/plain; charset=utf-8")
+            return _json(
+                200,
+                _identity(
+                    user,
+                    identity=identity,
+                    org_id=self.org_id,
+                    base_url=base_url,
+                    openid=not request.path.startswith("/id/"),
+                ),
+            )
+
+    def _soap(self, request: Request, kind: str, version: str) -> tuple[Response, bool]:
+        """The SOAP API: ``convertLead`` only. Counts as one API request, like any other API call."""
+        raw = request.get_data()  # read before taking the lock: a slow upload must not block others
+        if not _version_key(VERSION_MIN) <= _version_key(version) <= _version_key(VERSION_MAX):
+            return _soap_fault(
+                kind, SoapFault("sf:UNSUPPORTED_API_VERSION", "Invalid Api version specified on URL")
+            ), False
+        if request.method != "POST":
+            return _soap_fault(kind, SoapFault("soapenv:Client", "SOAP requests must use HTTP POST", None)), False
+        if "SOAPAction" not in request.headers:  # SOAP 1.1 over HTTP: the header is required (any value)
+            return _soap_fault(kind, SoapFault("soapenv:Client", "No SOAPAction header!", None)), False
+        try:
+            parsed = soap_parse(raw)
+        except SoapFault as fault:
+            return _soap_fault(kind, fault), False
+        with self.lock:
+            if not self.sessions.valid(parsed.session_id):
+                fault = SoapFault(
+                    "sf:INVALID_SESSION_ID",
+                    "Invalid Session ID found in SessionHeader: Illegal Session. Session not found, missing session "
+                    "hash",
+                )
+                return _soap_fault(kind, fault), False
+            if self.api_used >= self.api_max:
+                return _soap_fault(kind, SoapFault("sf:REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")), False
+            self.api_used += 1
+            try:
+                if parsed.operation != "convertLead" or parsed.namespace != NAMESPACES[kind]:
+                    raise SoapFault(
+                        "soapenv:Client",
+                        f"No operation available for request {{{parsed.namespace}}}{parsed.operation}, please check "
+                        "the WSDL for the service.",
+                        None,
+                    )
+                results = self._lead_converts(lead_converts_parse(parsed.body))
+            except SoapFault as fault:
+                return _soap_fault(kind, fault), True
+            header = limit_info_header(self.api_used, self.api_max)
+            body = convert_lead_response(kind, results, header)
+            return Response(body.encode("utf-8"), status=200, content_type=XML_TYPE), True
+
+    def _lead_converts(self, converts: list[LeadConvert]) -> list[dict[str, Any]]:
+        """Each conversion on its own: a failed one is rolled back and answers its errors."""
+        today = now_utc().date().isoformat()
+        results = []
+        try:
+            for convert in converts:
+                mark = self.org.mark()
+                try:
+                    # convertLead is not a create/update/upsert call: duplicate rules don't alert on it.
+                    with duplicates_bypassed():
+                        ids = lead_convert(self.org, convert, today=today)
+                except ApiError as error:
+                    self.org.rollback(mark)
+                    errors = (
+                        error.save_errors()
+                        if isinstance(error, DmlError)
+                        else DmlError(error.code, error.errors[0]["message"]).save_errors()
+                    )
+                    results.append({"leadId": None, "success": False, "errors": errors})
+                else:
+                    results.append({**ids, "success": True, "errors": []})
+        finally:
+            self.org.commit()
+        return results
 
     # ------------------------------------------------------------------ control API
 
@@ -462,6 +594,18 @@ class SalesforceSandbox:
                 with self.lock:
                     self._calls.clear()
                 return _json(200, [])
+        if action == "rules" and method in {"GET", "POST"}:
+            if method == "POST":
+                if not isinstance(body, dict):
+                    raise ValueError('POST rules takes {"rule_name": true|false, ...}')
+                self.rules_set(**body)
+            return _json(200, dict(self.rules))
+        if action == "permissions" and method in {"GET", "POST"}:
+            if method == "POST":
+                if not isinstance(body, dict):
+                    raise ValueError('POST permissions takes {"EditActivatedOrders": true|false, ...}')
+                return _json(200, self.user_permissions_set(**body))
+            return _json(200, self.user_permissions())
         if action == "events" and method == "GET":
             return _json(200, self.platform_events(request.args.get("name")))
         if action == "api-usage":
@@ -496,6 +640,59 @@ class SalesforceSandbox:
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status=status, headers=headers or {}, content_type=JSON_TYPE)
+
+
+def _identity(user: dict[str, Any], *, identity: str, org_id: str, base_url: str, openid: bool) -> dict[str, Any]:
+    """The user as the UserInfo endpoint (OpenID Connect claims) or the identity URL describes it."""
+    versioned = f"{base_url}/services/data/v{{version}}"
+    urls = {
+        "rest": versioned + "/",
+        "sobjects": versioned + "/sobjects/",
+        "query": versioned + "/query/",
+        "profile": f"{base_url}/{user['Id']}",
+    }
+    common = {"user_id": user["Id"], "organization_id": org_id, "email": user["Email"], "email_verified": True}
+    if openid:
+        return {
+            "sub": identity,
+            **common,
+            "preferred_username": user["Username"],
+            "nickname": user["Alias"],
+            "name": user["Name"],
+            "given_name": user["FirstName"],
+            "family_name": user["LastName"],
+            "zoneinfo": user["TimeZoneSidKey"],
+            "active": bool(user["IsActive"]),
+            "user_type": "STANDARD",
+            "language": "en_US",
+            "locale": "en_US",
+            "utcOffset": 0,
+            "updated_at": user["LastModifiedDate"],
+            "urls": urls,
+        }
+    return {
+        "id": identity,
+        "asserted_user": True,
+        **common,
+        "username": user["Username"],
+        "nick_name": user["Alias"],
+        "display_name": user["Name"],
+        "first_name": user["FirstName"],
+        "last_name": user["LastName"],
+        "timezone": user["TimeZoneSidKey"],
+        "active": bool(user["IsActive"]),
+        "user_type": "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": 0,
+        "last_modified_date": user["LastModifiedDate"],
+        "is_app_installed": True,
+        "urls": urls,
+    }
+
+
+def _soap_fault(kind: str, fault: SoapFault) -> Response:
+    return Response(fault_body(kind, fault).encode("utf-8"), status=500, content_type=XML_TYPE)
 
 
 def _result_response(result: Result, extra: dict[str, str]) -> Response:

@@ -3,7 +3,7 @@
 Grants: ``client_credentials`` (form fields or HTTP Basic), ``password`` (the password may have
 the security token appended) and the JWT bearer flow (RS256 assertion verified with PyJWT
 against the configured certificate or public key; ``iss`` = client id, ``sub`` = username,
-``aud`` = a login URL, ``exp`` in the future).
+``aud`` = a login URL or an Experience Cloud site, ``exp`` in the future).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography import x509
@@ -23,6 +24,8 @@ from cryptography.hazmat.primitives import serialization
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+# Experience Cloud site domains (enhanced ``*.my.site.com``, legacy ``*.force.com``); Lightning's is no site.
+SITE_SUFFIXES = (".my.site.com", ".force.com")
 
 
 @dataclass
@@ -96,8 +99,12 @@ def token_grant(
     authorization: str | None,
     credentials: Credentials,
     base_url: str,
+    own_audience: bool = False,
 ) -> tuple[int, dict[str, str]] | str:
-    """Check a token request: an error answer (status, body), or the username that logged in."""
+    """Check a token request: an error answer (status, body), or the username that logged in.
+
+    ``own_audience`` (the ``jwt_audience`` rule off) also accepts the stand-in's own URL as a JWT ``aud``.
+    """
     grant = form.get("grant_type", "")
     if grant == "client_credentials":
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
@@ -120,28 +127,41 @@ def token_grant(
             return _oauth_error("invalid_grant", "authentication failure")
         return credentials.username
     if grant == JWT_GRANT:
-        return _jwt_check(form.get("assertion", ""), credentials=credentials, base_url=base_url)
+        own = [base_url, base_url + "/"] if own_audience else []
+        return _jwt_check(form.get("assertion", ""), credentials=credentials, extra_audiences=own)
     return _oauth_error("unsupported_grant_type", "grant type not supported")
 
 
-def _jwt_check(assertion: str, *, credentials: Credentials, base_url: str) -> tuple[int, dict[str, str]] | str:
+def audience_valid(audience: Any, extra: list[str] | tuple[str, ...] = ()) -> bool:
+    """A JWT ``aud`` Salesforce accepts: login.salesforce.com, test.salesforce.com or an Experience
+    Cloud site URL, never a My Domain URL, even when the token is asked for at My Domain."""
+    if not isinstance(audience, str):
+        return False
+    if audience in LOGIN_AUDIENCES or audience in extra:
+        return True
+    parts = urlsplit(audience)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and host.endswith(SITE_SUFFIXES) and not host.endswith(".lightning.force.com")
+
+
+def _jwt_check(
+    assertion: str, *, credentials: Credentials, extra_audiences: list[str]
+) -> tuple[int, dict[str, str]] | str:
     if credentials.jwt_public_key is None or not assertion:
         return _oauth_error("invalid_grant", "invalid assertion")
-    audiences = [base_url, base_url + "/", *LOGIN_AUDIENCES]
     try:
         claims = jwt.decode(
             assertion,
             credentials.jwt_public_key,
             algorithms=["RS256"],
-            audience=audiences,
-            options={"require": ["iss", "sub", "aud", "exp"]},
+            options={"require": ["iss", "sub", "aud", "exp"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError:
         return _oauth_error("invalid_grant", "expired authorization code")
-    except jwt.InvalidAudienceError:
-        return _oauth_error("invalid_grant", "audience is invalid")
     except jwt.PyJWTError:
         return _oauth_error("invalid_grant", "invalid assertion")
+    if not audience_valid(claims.get("aud"), extra_audiences):
+        return _oauth_error("invalid_grant", "audience is invalid")
     if claims.get("iss") != credentials.client_id:
         return _oauth_error("invalid_client_id", "client identifier invalid")
     if claims.get("sub") != credentials.username:

@@ -96,7 +96,8 @@ def salesforce_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 
 @pytest.fixture
 def salesforce_sandbox(salesforce_server: ServerThread) -> Iterator[ServerThread]:
-    """The stand-in, freshly reset: an org with only the integration user and the standard price book."""
+    """The stand-in, freshly reset: an org with only the integration user (its permission sets assigned),
+    the standard price book and the Lead statuses; every production rule on."""
     salesforce_server.app.reset()
     yield salesforce_server
     salesforce_server.app.reset()

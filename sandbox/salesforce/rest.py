@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sandbox.salesforce import bulk
+from sandbox.salesforce.collation import execution_order
+from sandbox.salesforce.duplicates import header_applied, header_parse
 from sandbox.salesforce.errors import HALTED_MESSAGE, ApiError, DmlError, not_found
 from sandbox.salesforce.ids import id_make, id_normalize
 from sandbox.salesforce.schema import SObjectType
@@ -43,6 +45,9 @@ GRAPH_HALTED_MESSAGE = (
 COLLECTION_MAX = 200
 REFERENCE_ID = re.compile(r"^[A-Za-z0-9_]+$")
 REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
+# An external id value whose last segment looks like a file extension ("example@email.inc"): Salesforce
+# answers 404 (REST API guide, "Upsert Records Using sObject Rows by External ID").
+FILE_EXTENSION = re.compile(r"\.[A-Za-z]+$")
 _UNSET = object()
 
 
@@ -111,8 +116,11 @@ class DataApi:
 
     def handle(self, call: Call) -> Result:
         """Answer one call; ApiError becomes Salesforce's error answer."""
+        # Sforce-Duplicate-Rule-Header holds for this call only (a subrequest has its own httpHeaders).
+        header = header_parse(call.headers.get("sforce-duplicate-rule-header"), call.version)
         try:
-            return self._route(call)
+            with header_applied(header):
+                return self._route(call)
         except ApiError as error:
             return self.error_result(error, call.version)
 
@@ -256,6 +264,8 @@ class DataApi:
 
     def _by_external_id(self, call: Call, obj: SObjectType, field_name: str, value: str) -> Result:
         org = self.org
+        if self.sandbox.rules.get("external_id_extension", True) and FILE_EXTENSION.search(value):
+            raise not_found()
         ext = obj.field(field_name)
         if call.method == "PATCH":
             update_only = call.params.get("updateOnly", "").lower() == "true"
@@ -457,29 +467,32 @@ class DataApi:
         return call, None
 
     def _run_composite(
-        self, requests: list[dict[str, Any]], version: str, *, all_or_none: bool, allowed: Any
+        self, requests: list[dict[str, Any]], version: str, *, all_or_none: bool, allowed: Any, collate: bool = False
     ) -> tuple[list[dict[str, Any]], bool]:
-        """Run subrequests in order; answers (compositeResponse entries, all succeeded)."""
+        """Run subrequests (in the order sent, or collated: see ``collation``); answers (compositeResponse
+        entries in the order sent, all succeeded)."""
         org = self.org
         mark = org.mark()
         results: dict[str, Any] = {}
-        responses: list[dict[str, Any]] = []
+        answered: dict[int, dict[str, Any]] = {}
+        position = {item["referenceId"]: index for index, item in enumerate(requests)}
         failed_at = None
-        for index, item in enumerate(requests):
-            call, early = self._subcall(item, version, results)
+        for index in execution_order(requests, collate=collate):
+            item = requests[index]
+            # A reference names an earlier subrequest, whatever ran first.
+            earlier = {name: body for name, body in results.items() if position[name] < index}
+            call, early = self._subcall(item, version, earlier)
             if call is not None:
                 refusal = allowed(call)
                 early = Result(400, [{"errorCode": "INVALID_INPUT", "message": refusal}]) if refusal else None
             answer = self._atomic(self.handle, call) if early is None and call is not None else early
             assert answer is not None
-            responses.append(
-                {
-                    "body": answer.body,
-                    "httpHeaders": answer.headers,
-                    "httpStatusCode": answer.status,
-                    "referenceId": item["referenceId"],
-                }
-            )
+            answered[index] = {
+                "body": answer.body,
+                "httpHeaders": answer.headers,
+                "httpStatusCode": answer.status,
+                "referenceId": item["referenceId"],
+            }
             if answer.status < 300:
                 results[item["referenceId"]] = answer.body
             elif failed_at is None:
@@ -490,14 +503,14 @@ class DataApi:
             org.rollback(mark)
             halted = [{"errorCode": "PROCESSING_HALTED", "message": HALTED_MESSAGE}]
             for index, item in enumerate(requests):
-                if index == failed_at:
-                    continue
-                entry = {"body": halted, "httpHeaders": {}, "httpStatusCode": 400, "referenceId": item["referenceId"]}
-                if index < len(responses):
-                    responses[index] = entry
-                else:
-                    responses.append(entry)
-        return responses, failed_at is None
+                if index != failed_at:
+                    answered[index] = {
+                        "body": halted,
+                        "httpHeaders": {},
+                        "httpStatusCode": 400,
+                        "referenceId": item["referenceId"],
+                    }
+        return [answered[index] for index in range(len(requests))], failed_at is None
 
     def _composite(self, call: Call) -> Result:
         body = call.json()
@@ -522,8 +535,10 @@ class DataApi:
                 f"Composite subrequests support sobjects, query, queryAll and composite/sobjects only: {sub.segments}"
             )
 
+        # collateSubrequests defaults to true (API 49.0 and later): only false keeps the order sent.
+        collate = self.sandbox.rules.get("collate_subrequests", True) and body.get("collateSubrequests") is not False
         responses, _ = self._run_composite(
-            requests, call.version, all_or_none=bool(body.get("allOrNone")), allowed=allowed
+            requests, call.version, all_or_none=bool(body.get("allOrNone")), allowed=allowed, collate=collate
         )
         return Result(200, {"compositeResponse": responses})
 
@@ -594,7 +609,13 @@ class DataApi:
                 ]
                 ok = False
             else:
-                responses, ok = self._run_composite(requests, call.version, all_or_none=True, allowed=allowed)
+                responses, ok = self._run_composite(
+                    requests,
+                    call.version,
+                    all_or_none=True,
+                    allowed=allowed,
+                    collate=self.sandbox.rules.get("collate_subrequests", True),
+                )
                 failures += 0 if ok else 1
             answers.append(
                 {"graphId": graph["graphId"], "graphResponse": {"compositeResponse": responses}, "isSuccessful": ok}

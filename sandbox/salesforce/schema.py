@@ -258,7 +258,7 @@ class Schema:
         if corporate not in codes:
             raise ValueError(f"the corporate currency {corporate} is not among {codes}")
         for obj in list(self.objects.values()):
-            if obj.is_event or obj.name == "User":
+            if obj.is_event or obj.name in SETUP_OBJECTS:
                 continue
             inherited = obj.name in CURRENCY_INHERITED
             self.field_add(
@@ -383,6 +383,11 @@ ORDER_STATUSES = ["Draft", "Activated"]
 # Status value -> status category (StatusCode); Salesforce keys rules on the category.
 ORDER_STATUS_CATEGORY = {"Draft": "Draft", "Activated": "Activated"}
 CUSTOMER_TIERS = ["Bronze", "Silver", "Gold", "Platinum"]
+# The user permissions the stand-in models as ``Permissions<Name>`` checkboxes on PermissionSet and
+# UserPermissionAccess (a real org has hundreds; these are the ones b2s needs or checks).
+USER_PERMISSIONS = ["ActivateOrder", "ApiEnabled", "ConvertLeads", "EditActivatedOrders", "EditTask", "ViewSetup"]
+# Setup objects: no CurrencyIsoCode even in a multi-currency org.
+SETUP_OBJECTS = {"User", "PermissionSet", "PermissionSetAssignment", "UserPermissionAccess", "LeadStatus"}
 
 
 def _ro(name: str, type: str, **attrs: Any) -> Field:  # noqa: A002
@@ -396,8 +401,8 @@ def _standard_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
             {"key_prefix": "005", "createable": False, "deletable": False},
             [
                 Field("Username", "string", length=80, nillable=False, unique=True, updateable=False),
-                Field("LastName", "string", length=80, nillable=False),
-                Field("FirstName", "string", length=40),
+                Field("LastName", "string", label="Last Name", length=80, nillable=False),
+                Field("FirstName", "string", label="First Name", length=40),
                 _ro("Name", "string", length=121, calculated=True, nameField=True, label="Full Name"),
                 Field("Alias", "string", length=8, nillable=False),
                 Field("Email", "email", length=128, nillable=False),
@@ -407,6 +412,7 @@ def _standard_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
                 ),
             ],
         ),
+        **_permission_objects(),
         "Account": (
             {"key_prefix": "001"},
             [
@@ -449,8 +455,8 @@ def _standard_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
                     childRelationshipName="Contacts",
                     cascadeDelete=True,
                 ),
-                Field("LastName", "string", length=80, nillable=False),
-                Field("FirstName", "string", length=40),
+                Field("LastName", "string", label="Last Name", length=80, nillable=False),
+                Field("FirstName", "string", label="First Name", length=40),
                 Field("Salutation", "picklist", picklist=["Mr.", "Ms.", "Mrs.", "Dr.", "Prof."]),
                 _ro("Name", "string", length=121, calculated=True, nameField=True, label="Full Name"),
                 *_address("Mailing", "Mailing"),
@@ -468,8 +474,8 @@ def _standard_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
         "Lead": (
             {"key_prefix": "00Q"},
             [
-                Field("LastName", "string", length=80, nillable=False),
-                Field("FirstName", "string", length=40),
+                Field("LastName", "string", label="Last Name", length=80, nillable=False),
+                Field("FirstName", "string", label="First Name", length=40),
                 _ro("Name", "string", length=121, calculated=True, nameField=True, label="Full Name"),
                 Field("Company", "string", length=255, nillable=False),
                 Field("Title", "string", length=128),
@@ -756,6 +762,67 @@ def _standard_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
     }
 
 
+def _permission_fields(*, readonly: bool) -> list[Field]:
+    attrs = {"createable": False, "updateable": False} if readonly else {}
+    return [Field(f"Permissions{name}", "boolean", **attrs) for name in USER_PERMISSIONS]
+
+
+def _permission_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
+    """PermissionSet, PermissionSetAssignment, UserPermissionAccess (the current user's effective
+    permissions: one row, read-only) and LeadStatus (the Lead Status values, read-only)."""
+    ro_object = {"createable": False, "updateable": False, "deletable": False}
+    return {
+        "PermissionSet": (
+            {"key_prefix": "0PS", "label": "Permission Set"},
+            [
+                Field("Name", "string", length=80, nillable=False, unique=True),
+                Field("Label", "string", length=80, nillable=False, nameField=True),
+                Field("Description", "string", length=255),
+                _ro("IsOwnedByProfile", "boolean", label="Is Owned By Profile"),
+                *_permission_fields(readonly=False),
+            ],
+        ),
+        "PermissionSetAssignment": (
+            {"key_prefix": "0Pa", "label": "Permission Set Assignment", "updateable": False},
+            [
+                Field(
+                    "AssigneeId",
+                    "reference",
+                    referenceTo=["User"],
+                    relationshipName="Assignee",
+                    childRelationshipName="PermissionSetAssignments",
+                    nillable=False,
+                    updateable=False,
+                ),
+                Field(
+                    "PermissionSetId",
+                    "reference",
+                    referenceTo=["PermissionSet"],
+                    relationshipName="PermissionSet",
+                    childRelationshipName="Assignments",
+                    nillable=False,
+                    updateable=False,
+                    cascadeDelete=True,
+                ),
+            ],
+        ),
+        "UserPermissionAccess": (
+            {"key_prefix": "000", "label": "User Permission Access", **ro_object},
+            [_ro("LastCacheUpdate", "datetime"), *_permission_fields(readonly=True)],
+        ),
+        "LeadStatus": (
+            {"key_prefix": "01J", "label": "Lead Status", "label_plural": "Lead Status Values", **ro_object},
+            [
+                _ro("MasterLabel", "string", length=255, label="Master Label", nameField=True),
+                _ro("ApiName", "string", length=255),
+                _ro("SortOrder", "int"),
+                _ro("IsDefault", "boolean"),
+                _ro("IsConverted", "boolean"),
+            ],
+        ),
+    }
+
+
 def _ext_id(name: str, label: str = "") -> Field:
     return Field(name, "string", label=label, length=255, externalId=True, unique=True)
 
@@ -817,6 +884,7 @@ def _platform_events() -> dict[str, list[Field]]:
         Field("AccountId__c", "string", label="Account ID", length=18),
         Field("TotalAmount__c", "double", precision=16, scale=2),
         Field("OrderDate__c", "datetime"),
+        Field("EventKey__c", "string", label="Event Key", length=64),
     ]
     cart = [
         Field("EventType__c", "string", length=255),
@@ -826,6 +894,7 @@ def _platform_events() -> dict[str, list[Field]]:
         Field("LeadId__c", "string", label="Lead ID", length=18),
         Field("OpportunityId__c", "string", label="Opportunity ID", length=18),
         Field("AbandonedDate__c", "datetime"),
+        Field("EventKey__c", "string", label="Event Key", length=64),
     ]
     return {
         "BigCommerce_Order_Created__e": order,

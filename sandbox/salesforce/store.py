@@ -14,8 +14,11 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from sandbox.salesforce.duplicates import duplicates_check
 from sandbox.salesforce.errors import ApiError, DmlError
 from sandbox.salesforce.ids import id_make, id_normalize
+from sandbox.salesforce.leads import lead_statuses_seed, lead_update_check
+from sandbox.salesforce.permissions import permissions_seed, user_has, user_permission_access
 from sandbox.salesforce.schema import (
     CURRENCY_CREATE_ONLY,
     CURRENCY_FIELD,
@@ -166,8 +169,9 @@ def _range_error(field: Field, value: Any) -> DmlError:
 class Org:
     """Records, recycle bin, published platform events and the journal of one org."""
 
-    def __init__(self, schema: Schema, *, username: str) -> None:
+    def __init__(self, schema: Schema, *, username: str, rules: dict[str, bool] | None = None) -> None:
         self.schema = schema
+        self.rules: dict[str, bool] = rules if rules is not None else {}
         self.live: dict[str, dict[str, dict[str, Any]]] = {}
         self.deleted: dict[str, dict[str, dict[str, Any]]] = {}
         self.types: dict[str, str] = {}
@@ -200,7 +204,23 @@ class Org:
         self._audit(book, stamp, created=True, user_id=self.user_id)
         self.live.setdefault("Pricebook2", {})[self.standard_pricebook_id] = book
         self.types[self.standard_pricebook_id] = "Pricebook2"
+        permissions_seed(self)
+        lead_statuses_seed(self)
         self.journal.clear()
+
+    def seed(self, sobject: str, **fields: Any) -> str:
+        """Store a record as the org's setup makes it (no rules: read-only fields too); its id."""
+        record = self._blank(sobject)
+        record.update(fields, Id=id_make(self.schema[sobject].key_prefix))
+        self._audit(record, datetime_format(now_utc()), created=True, user_id=self.user_id)
+        self._put(sobject, record)
+        return record["Id"]
+
+    def seed_update(self, sobject: str, record_id: str, fields: dict[str, Any]) -> None:
+        """Change a record as setup does (no rules)."""
+        record = dict(self.live[sobject][record_id], **fields)
+        self._audit(record, datetime_format(now_utc()), created=False, user_id=self.user_id)
+        self._put(sobject, record)
 
     # ----------------------------------------------------------------- lookups
 
@@ -213,6 +233,9 @@ class Org:
 
     def rows(self, sobject: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Records of ``sobject`` (live, then deleted ones when asked)."""
+        if sobject == "UserPermissionAccess":  # computed from the permission sets when read
+            yield user_permission_access(self, datetime_format(now_utc()))
+            return
         yield from self.live.get(sobject, {}).values()
         if include_deleted:
             yield from self.deleted.get(sobject, {}).values()
@@ -458,6 +481,8 @@ class Org:
         record["Id"] = record_id
         self._validate(obj, None, record, set(values))
         self._compute(obj, None, record, set(values))
+        if self.rules.get("duplicate_rules", True):
+            duplicates_check(self, obj, record)  # the standard duplicate rules alert on create only
         self._audit(record, datetime_format(now_utc()), created=True, user_id=self.user_id)
         self._put(obj.name, record)
         self._after_write(obj, None, record)
@@ -651,7 +676,8 @@ class Org:
             value = record.get(name)
             if value is None:
                 continue
-            if field.type in TEXT_TYPES and field.length and len(value) > field.length:
+            too_long = field.type in TEXT_TYPES and field.length and len(value) > field.length
+            if too_long and _length_enforced(self, field):
                 raise DmlError(
                     "STRING_TOO_LONG",
                     f"{field.label}: data value too large: {value} (max length={field.length})",
@@ -767,7 +793,7 @@ class Org:
         if obj.name == "OrderItem" and not cascade:
             order = self.live.get("Order", {}).get(record["OrderId"])
             if order is not None and order.get("StatusCode") == "Activated":
-                raise _activated_items_error()
+                _activated_item_delete_check(self)
         if obj.name == "Pricebook2" and record.get("IsStandard"):
             raise DmlError("DELETE_FAILED", "You can't delete the standard price book.", [])
 
@@ -806,6 +832,11 @@ def _match_key(field: Field, value: Any) -> Any:
     return _key(_exact(field), value)
 
 
+def _length_enforced(org: Org, field: Field) -> bool:
+    """A custom field always has its length; standard fields have theirs under the ``field_lengths`` rule."""
+    return field.custom or org.rules.get("field_lengths", True)
+
+
 def _readonly_error(names: list[str]) -> DmlError:
     return DmlError(
         "INVALID_FIELD_FOR_INSERT_UPDATE",
@@ -815,13 +846,71 @@ def _readonly_error(names: list[str]) -> DmlError:
     )
 
 
-def _activated_items_error() -> DmlError:
+def _edit_activated_error(what: str) -> DmlError:
+    """Editing an activated order or its products without the Edit Activated Orders permission
+    (Salesforce Help, "Editing and Deletion Limitations for Orders" / "... for Order Products")."""
     return DmlError(
         "FIELD_INTEGRITY_EXCEPTION",
-        "You can't add, edit, or delete order products on an activated order. Set the order's Status "
-        "back to Draft first.",
+        f"You can't {what} an activated order without the Edit Activated Orders permission.",
         [],
     )
+
+
+def _changed(old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> list[str]:
+    """The fields written with a value unlike the stored one (all given fields on create)."""
+    if old is None:
+        return sorted(given)
+    return sorted(name for name in given if record.get(name) != old.get(name))
+
+
+def _activated_item_delete_check(org: Org) -> None:
+    """Order products of an activated order cannot be deleted, even with Edit Activated Orders."""
+    if org.rules.get("activated_orders", True):
+        raise DmlError(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "You can't delete order products from an activated order. Set the order's Status back to Draft first.",
+            [],
+        )
+    if not user_has(org, "EditActivatedOrders"):
+        raise _edit_activated_error("delete order products of")
+
+
+def _activated_item_check(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
+    """Adding or changing order products of an activated order: Edit Activated Orders, and with
+    Enhanced Commerce Orders never the price-affecting fields (Quantity, UnitPrice) nor new products."""
+    changed = _changed(old, record, given)
+    if not changed:
+        return  # an upsert that sends the stored values changes nothing
+    if org.rules.get("enhanced_commerce_orders", True):
+        locked = [name for name in changed if name in ENHANCED_COMMERCE_LOCKED]
+        if old is None or locked:
+            raise DmlError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "With Enhanced Commerce Orders, you can't add order products to an activated order or change "
+                "their price-affecting fields (Quantity, UnitPrice).",
+                locked,
+            )
+    if not user_has(org, "EditActivatedOrders"):
+        raise _edit_activated_error("add or edit order products of" if old is None else "edit order products of")
+
+
+def _activated_order_check(org: Org, old: dict[str, Any], record: dict[str, Any], given: set[str]) -> None:
+    """An activated order's fields (its Status too: deactivating is an edit) need Edit Activated Orders;
+    its AccountId changes only while it is Draft."""
+    changed = _changed(old, record, given)
+    if not changed:
+        return
+    if "AccountId" in changed and org.rules.get("activated_orders", True):
+        raise DmlError(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "You can change the account of an order only while the order is in Draft status.",
+            ["AccountId"],
+        )
+    if not user_has(org, "EditActivatedOrders"):
+        raise _edit_activated_error("edit")
+
+
+ENHANCED_COMMERCE_LOCKED = {"Quantity", "UnitPrice"}
 
 
 # --------------------------------------------------------------------- per-object rules
@@ -839,8 +928,14 @@ def _order_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], g
         return
     items = org.order_items(record["Id"])
     old_category = old.get("StatusCode") or "Draft"
+    if old_category == "Activated":
+        _activated_order_check(org, old, record, given)
     if category == "Activated" and old_category != "Activated" and not items:
         raise DmlError("FIELD_INTEGRITY_EXCEPTION", "You can't activate an order that has no order products.", [])
+    if category == "Activated" and old_category != "Activated" and not user_has(org, "ActivateOrder"):
+        raise DmlError(
+            "FIELD_INTEGRITY_EXCEPTION", "You can't activate an order without the Activate Orders permission.", []
+        )
     if "Pricebook2Id" in given and record.get("Pricebook2Id") != old.get("Pricebook2Id") and items:
         raise DmlError(
             "FIELD_INTEGRITY_EXCEPTION",
@@ -866,7 +961,7 @@ def _order_compute(org: Org, old: dict[str, Any] | None, record: dict[str, Any],
 def _order_item_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
     order = org.live["Order"][record["OrderId"]]
     if order.get("StatusCode") == "Activated":
-        raise _activated_items_error()
+        _activated_item_check(org, old, record, given)
     if old is not None:
         return
     if not order.get("Pricebook2Id"):
@@ -982,6 +1077,7 @@ def _product_compute(org: Org, old: dict[str, Any] | None, record: dict[str, Any
 
 
 _RULES = {
+    "Lead": lead_update_check,
     "Order": _order_rules,
     "OrderItem": _order_item_rules,
     "PricebookEntry": _pricebook_entry_rules,

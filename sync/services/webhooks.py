@@ -43,7 +43,7 @@ from b2s.logging import redact, secret_register
 from sync.bigcommerce import BigCommerceError, bigcommerce_calls_counted
 from sync.handlers import HandlerResult, SkipEvent, handler_for, handlers_load, scope_operation
 from sync.models import ResourceLock, Store, WebhookEvent
-from sync.salesforce import SalesforceError, salesforce_calls_counted
+from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_truncations_collected
 from sync.selectors import (
     AUTH_FAILURES_KEY,
     store_active_get,
@@ -600,6 +600,9 @@ def _task_enqueue_safely(event_id: int) -> None:
         logger.error("Could not queue webhook event %s (%s)", event_id, type(error).__name__)
 
 
+# One collector around the handler and the audit entry written after it: values shortened to fit
+# Salesforce fields are listed on the event's entry.
+@salesforce_truncations_collected()
 def webhook_event_process(*, event_id: int) -> None:
     """Run the event's handler once: claim it, sync, and record the outcome (row and audit log)."""
     handlers_load()

@@ -9,7 +9,12 @@ import pytest
 import time_machine
 
 from analytics.models import CustomerValues, LedgerEntry, RfmEdges
-from analytics.services import analytics_recompute, customer_account_fields, ledger_order_record
+from analytics.services import (
+    account_fields_settle,
+    analytics_recompute,
+    customer_account_fields,
+    ledger_order_record,
+)
 from sync.models import OrderStatusMapping
 
 from .conftest import NOW
@@ -24,7 +29,7 @@ def fields(store, key=KEY, **kwargs):
 
 
 def record(store, order, key=KEY, **kwargs):
-    ledger_order_record(store=store, customer_key=key, order=order, now=kwargs.pop("now", NOW), **kwargs)
+    return ledger_order_record(store=store, customer_key=key, order=order, now=kwargs.pop("now", NOW), **kwargs)
 
 
 def derived(store, key=KEY) -> dict:
@@ -164,16 +169,27 @@ def test_status_rules_are_admin_editable(store, order):
     assert LedgerEntry.objects.get(order_id=1).counted is True  # a dry run writes nothing
 
 
-def test_pushed_fields_are_remembered_only_when_given(store, order):
-    sent = fields(store, pending=order(1, "100.00"))
-    record(store, order(1, "100.00"), pushed_fields=sent)
+def test_pushed_values_are_remembered_only_by_the_settle_check(store, order):
+    assert record(store, order(1, "100.00")) is True
+    sent = fields(store)
+    settled = account_fields_settle(store=store, customer_key=KEY, sent=sent, now=NOW)
+    assert (settled.corrections, settled.settled) == (0, True)  # equal to the full ledger: no request
     row = CustomerValues.objects.get(store=store, customer_key=KEY)
     assert row.pushed_values["CLV__c"] == "100.00"
     assert row.pushed_values["Customer_Tags__c"] == "First-Time Buyer"
-    record(store, order(2, "5.00"))  # the caller did not say what it sent
+    assert record(store, order(2, "5.00")) is True  # recorded, nothing sent yet: what was pushed stays
     row.refresh_from_db()
     assert row.pushed_values["Total_Orders__c"] == 1
     assert row.total_orders == 2
+
+
+def test_recording_says_whether_the_facts_changed(store, order):
+    assert record(store, order(1, "100.00")) is True
+    assert record(store, order(1, "100.00")) is False  # a redelivery
+    assert record(store, order(1, "100.0")) is False  # the same amount
+    assert record(store, order(1, "100.00", refunded="10.00")) is True
+    assert record(store, order(1, "100.00", refunded="10.00", status_id=2)) is True
+    assert record(store, order(1, "100.00", refunded="10.00", status_id=2), key="an1:43") is True  # moved
 
 
 def test_flags_off_remove_their_fields(store, order, flag_set):

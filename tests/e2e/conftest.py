@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 
 from sync.models import Store
-from sync.seeds import seed_apply
+from sync.seeds import customer_match_seed, seed_apply
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -68,6 +68,7 @@ def live_store_create(*, bigcommerce_sandbox: Any, live_server: Any, secret: str
     configuration is applied first (seeding never overwrites).
     """
     seed_apply(django_apps)
+    customer_match_seed(django_apps)
     store = Store.objects.create(
         name="Sandbox",
         store_hash=bigcommerce_sandbox.app.store_hash,

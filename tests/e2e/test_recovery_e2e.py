@@ -80,6 +80,8 @@ def test_one_hundred_carts_abandoned_thirty_converted(store, qcluster, bigcommer
     assert conversions == Counter({"done": 27, "skipped": 3}), qcluster.log()
 
     opportunities = {o["Cart_ID__c"]: o for o in sf.records("Opportunity")}
+    contacts = {c["Id"]: c["AccountId"] for c in sf.records("Contact")}
+    synced_orders = {o["BigCommerceOrderId__c"]: o for o in sf.records("Order")}
     leads = {lead["AbandonedCartId__c"]: lead for lead in sf.records("Lead")}
     tasks = {t["BigCommerceCartId__c"]: t for t in sf.records("Task")}
     key = store.external_id
@@ -100,16 +102,29 @@ def test_one_hundred_carts_abandoned_thirty_converted(store, qcluster, bigcommer
         else:
             lead = leads[key(cart_id)]
             assert lead["Status"] == ("Closed - Converted" if won else "Open - Not Contacted"), cart_id
-            assert task["WhoId"] == lead["Id"]
+            # A bought cart's Lead is really converted (convertLead), into its order's Account and Contact.
+            assert lead["IsConverted"] is won, cart_id
+            if won:
+                order = synced_orders[key(orders[cart_id]["id"])]
+                assert lead["ConvertedAccountId"] == order["AccountId"], cart_id
+                assert contacts[lead["ConvertedContactId"]] == order["AccountId"], cart_id
+                assert not lead["ConvertedOpportunityId"], cart_id
+            # Salesforce moves a converted Lead's activities to its Contact.
+            assert task["WhoId"] in (lead["Id"], lead["ConvertedContactId"])
     assert len(sf.platform_events("BigCommerce_Cart_Abandoned__e")) == len(followed)
 
     local = Counter(Cart.objects.values_list("state", flat=True))
     assert local == Counter({"open": len(followed) - 27, "converted": 30, "skipped": len(skipped) - 3})
-    # One Salesforce request per cart abandonment and per conversion.
-    for operation, count in (("CART_SYNC", len(followed)), ("CART_CONVERSION", 27)):
-        calls = list(
-            AuditLog.objects.filter(operation=operation, status="success").values_list(
-                "salesforce_api_calls", flat=True
-            )
-        )
-        assert len(calls) == count and set(calls) == {1}, operation
+    # One Salesforce request per cart abandonment and per won Opportunity; a Lead's conversion adds convertLead
+    # (and, once, the org's converted status).
+    conversions = list(AuditLog.objects.filter(operation="CART_CONVERSION", status="success"))
+    assert len(conversions) == 27
+    won_leads = [audit for audit in conversions if audit.details["record"] == "lead"]
+    assert won_leads and all(audit.details["lead"] == "converted" for audit in won_leads)
+    assert {a.salesforce_api_calls for a in conversions if a.details["record"] == "opportunity"} == {1}
+    # Exactly one convertLead per bought cart's Lead, never a second.
+    assert sum(1 for call in sf.calls if "/services/Soap/" in call["path"]) == len(won_leads)
+    calls = list(
+        AuditLog.objects.filter(operation="CART_SYNC", status="success").values_list("salesforce_api_calls", flat=True)
+    )
+    assert len(calls) == len(followed) and set(calls) == {1}

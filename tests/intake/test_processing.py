@@ -19,7 +19,7 @@ from sync import handlers
 from sync.bigcommerce import BigCommerceError
 from sync.handlers import HandlerResult, SkipEvent
 from sync.models import FeatureFlag, WebhookEvent
-from sync.salesforce import SalesforceError
+from sync.salesforce import SalesforceError, salesforce_client
 from sync.services.webhooks import (
     PROCESS_TASK,
     error_classify,
@@ -109,6 +109,7 @@ def ada(bigcommerce_sandbox):
 
 def test_customer_created_becomes_account_and_contact(salesforce_settings, sandbox_store, receive, process, ada):
     app = salesforce_settings.app
+    salesforce_client().field_limits({"Account", "Contact"})  # once per process (issue 11), not per sync
     event = process(receive("store/customer/created", ada["id"]))
     assert (event.status, event.attempts) == ("done", 1)
     assert event.duration_ms is not None and event.finished_at is not None
@@ -134,7 +135,8 @@ def test_customer_created_becomes_account_and_contact(salesforce_settings, sandb
     audit = AuditLog.objects.get(event=event)
     assert (audit.operation, audit.status, audit.bigcommerce_id) == ("CUSTOMER_SYNC", "success", str(ada["id"]))
     assert set(audit.salesforce_ids) == {account["Id"], contact["Id"]}
-    assert (audit.salesforce_api_calls, audit.bigcommerce_api_calls, audit.attempt) == (1, 1, 1)  # ONE composite
+    # The customer's lookup in the CRM by email (not seen before), then ONE composite.
+    assert (audit.salesforce_api_calls, audit.bigcommerce_api_calls, audit.attempt) == (2, 1, 1)
     assert audit.details["account_created"] is True
 
 

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from sandbox.salesforce.app import SalesforceSandbox
 from sandbox.server import ServerThread
 from sync.models import FeatureFlag, FieldMapping
-from sync.salesforce_schema import REQUIRED_EVENTS, REQUIRED_FIELDS
+from sync.salesforce_schema import REQUIRED_EVENTS, REQUIRED_FIELDS, REQUIRED_USER_PERMISSIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +169,37 @@ def test_a_refused_login_is_a_clear_error(org, settings):
     with pytest.raises(CommandError, match="Salesforce check failed") as raised:
         _check()
     assert "wrong-secret" not in str(raised.value)
+
+
+def test_the_integration_users_permissions_are_checked(org):
+    """Every required user permission shows as granted: read from the user's effective permissions."""
+    output = _check()
+    for spec in REQUIRED_USER_PERMISSIONS:
+        assert "granted" in _row(output, "User", spec.name) and "not granted" not in _row(output, "User", spec.name)
+
+
+def test_a_missing_edit_activated_orders_permission_fails_and_says_why(org):
+    org.app.user_permissions_set(EditActivatedOrders=False)
+    assert org.app.user_permissions()["EditActivatedOrders"] is False
+    output, error = _check_failing()
+    row = _row(output, "User", "EditActivatedOrders")
+    assert "permission missing" in row and "activated order" in row
+    assert "User.EditActivatedOrders (permission missing)" in error
+    assert error.startswith("1 required item(s)")
+    assert "permission missing" not in _row(output, "User", "ApiEnabled")
+
+
+def test_a_permission_set_that_is_not_assigned_grants_nothing(org):
+    """Only assigned permission sets count: removing the assignment fails every permission it granted."""
+    assignments = [
+        row
+        for row in org.app.records("PermissionSetAssignment")
+        if org.app.record("PermissionSet", row["PermissionSetId"])["Name"] == "B2S_Integration"
+    ]
+    assert len(assignments) == 1
+    with org.app.lock:
+        org.app.org.delete("PermissionSetAssignment", assignments[0]["Id"])
+    assert org.app.user_permissions()["EditActivatedOrders"] is False
+    _, error = _check_failing()
+    assert "User.EditActivatedOrders (permission missing)" in error
+    assert "User.ActivateOrder (permission missing)" in error

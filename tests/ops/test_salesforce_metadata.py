@@ -16,6 +16,7 @@ from sync.salesforce_schema import (
     METADATA_OBJECT,
     REQUIRED_EVENTS,
     REQUIRED_FIELDS,
+    REQUIRED_USER_PERMISSIONS,
     FieldSpec,
 )
 from sync.seeds import FIELD_MAPPINGS
@@ -169,7 +170,22 @@ def test_the_permission_set_grants_every_field_and_event():
     user_permissions = {
         _text(entry, "name") for entry in root.findall("md:userPermissions", NS) if _text(entry, "enabled") == "true"
     }
-    assert {"ApiEnabled", "EditTask"} <= user_permissions
+    required = {spec.name for spec in REQUIRED_USER_PERMISSIONS}
+    assert required - user_permissions == set()
+    # Later events of an activated order edit it; /limits needs View Setup and Configuration.
+    assert {"ApiEnabled", "ActivateOrder", "EditActivatedOrders", "ViewSetup"} <= required
+
+
+def test_every_order_event_carries_an_event_key():
+    """Subscribers drop repeated order events by EventKey__c: the list, the metadata and the stand-in have it."""
+    schema = schema_build("full")
+    order_events = [event for event in REQUIRED_EVENTS if event.name.startswith("BigCommerce_Order_")]
+    assert len(order_events) == 3
+    for event in order_events:
+        [spec] = [spec for spec in event.fields if spec.name == "EventKey__c"]
+        assert spec.kind == "text" and spec.length >= 64
+        assert _field_check(spec) == []
+        assert schema.get(event.name).field("EventKey__c") is not None
 
 
 def test_the_sandbox_full_schema_agrees_with_the_requirements():

@@ -13,9 +13,10 @@ from decimal import Decimal
 
 import pytest
 
-from analytics.models import LedgerEntry
+from analytics.models import CustomerValues, LedgerEntry
 from audit.models import AuditLog
 from sync.bigcommerce import bigcommerce_client
+from sync.customers import guest_key_value
 from sync.models import KnownProduct, SyncedOrder, SyncedOrderItem
 from sync.orders import orders_sync_batch
 from sync.salesforce import SalesforceClient, SalesforceError
@@ -94,8 +95,9 @@ def test_a_batch_of_new_orders_then_edits_of_synced_ones(orders):
     first, spent = batch(orders, ids)
     assert first.mode == "collections" and first.failed == {} and set(first.results) == set(ids)
     # Composite 1: Product2, PricebookEntry, Account, Contact and Order collections; composite 2, which
-    # needs the new entries' ids: OrderItems and the Orders' status.
-    assert spent == first.composite_requests == 2
+    # needs the new entries' ids: OrderItems and the Orders' status. Before them, one composite of queries
+    # looks for the batch's new customers in the CRM by email.
+    assert spent == first.composite_requests + 1 == 3
     assert_converged(orders, ids)
     assert KnownProduct.objects.count() == PRODUCTS
     assert LedgerEntry.objects.filter(order_id__in=ids).count() == 60
@@ -143,10 +145,13 @@ def test_a_failed_record_fails_only_its_orders_and_the_next_run_converges_them(o
 
     assert set(result.failed) == set(bad) and set(result.results) == set(ids)
     for reason in result.failed.values():
-        assert reason.startswith("Contact sandbox:guest:nobody@localhost: INVALID_EMAIL_ADDRESS"), reason
-    # Nothing is recorded locally for them: no Order or item ids, no ledger row, no audit success.
+        key = "sandbox:" + guest_key_value("nobody@localhost")
+        assert reason.startswith(f"Contact {key}: INVALID_EMAIL_ADDRESS"), reason
+    # Nothing is recorded locally for them (no Order or item ids, no audit success) but the ledger, which
+    # describes BigCommerce's orders (recorded before the request): nothing claims their analytics were pushed.
     assert not SyncedOrder.objects.filter(order_id__in=bad).exists()
-    assert not LedgerEntry.objects.filter(order_id__in=bad).exists()
+    [bad_key] = set(LedgerEntry.objects.filter(order_id__in=bad).values_list("customer_key", flat=True))
+    assert CustomerValues.objects.get(customer_key=bad_key).pushed_values is None
     assert not AuditLog.objects.filter(bigcommerce_id__in=[str(i) for i in bad]).exists()
     # In Salesforce their Orders (written in the same request as the Contact) have no items: the
     # later requests left the failed orders out.
@@ -162,7 +167,9 @@ def test_a_failed_record_fails_only_its_orders_and_the_next_run_converges_them(o
     assert again.refreshed == 2
     assert_converged(orders, ids + bad)
     for order_id in bad:
-        assert SyncedOrder.objects.get(order_id=order_id).account_key == "sandbox:guest:somebody@example.com"
+        assert SyncedOrder.objects.get(order_id=order_id).account_key == "sandbox:" + guest_key_value(
+            "somebody@example.com"
+        )
 
 
 def test_lost_local_state_is_read_back_and_converged(orders):
@@ -201,7 +208,7 @@ def test_a_batch_sent_again_after_a_failed_request_converges(orders, monkeypatch
 
     def flaky(self, subrequests, *, all_or_none=True):
         sent.append(len(subrequests))
-        if len(sent) == 2:
+        if len(sent) == 3:  # 1: the customers' lookup, 2: the first collections, 3: the items
             raise SalesforceError("Salesforce request POST composite failed: ConnectionError", code="NETWORK_ERROR")
         return real_composite(self, subrequests, all_or_none=all_or_none)
 
@@ -209,9 +216,11 @@ def test_a_batch_sent_again_after_a_failed_request_converges(orders, monkeypatch
     with pytest.raises(SalesforceError) as raised:
         batch(orders, ids)
     assert raised.value.transient
-    # The first request wrote Draft Orders; nothing is recorded locally.
+    # The first request wrote Draft Orders; nothing is recorded locally but the ledger (BigCommerce's
+    # orders, recorded before the requests), and no customer's analytics are claimed pushed.
     assert len(orders.records("Order")) == 60 and orders.records("OrderItem") == []
-    assert not SyncedOrder.objects.exists() and not LedgerEntry.objects.exists()
+    assert not SyncedOrder.objects.exists() and LedgerEntry.objects.count() == 60
+    assert not CustomerValues.objects.exclude(pushed_values=None).exists()
     monkeypatch.setattr(SalesforceClient, "composite", real_composite)
 
     result, _ = batch(orders, ids)
@@ -237,9 +246,9 @@ def test_products_that_exist_in_salesforce_are_found_and_activated(orders):
     result, spent = batch(orders, ids)
 
     assert result.failed == {}
-    # [Product2, PricebookEntry (two DUPLICATE_VALUE), Account, Contact, Order], the entries query,
-    # [activation, OrderItem, status].
-    assert spent == 3
+    # The customers' lookup, [Product2, PricebookEntry (two DUPLICATE_VALUE), Account, Contact, Order],
+    # the entries query, [activation, OrderItem, status].
+    assert spent == 4
     assert_converged(orders, ids)
     for product_id, entry_id in existing.items():
         assert orders.sf.record("PricebookEntry", entry_id)["IsActive"] is True
@@ -258,8 +267,9 @@ def test_platform_events_when_asked(orders):
     result, spent = batch(orders, ids, events=True)
 
     assert result.failed == {}
-    # The events carry the Order and Account ids, so they go in a request of their own, last.
-    assert spent == result.composite_requests == 3
+    # The events carry the Order and Account ids, so they go in a request of their own, last (after the
+    # customers' lookup and two collection requests).
+    assert spent == result.composite_requests + 1 == 4
     created = orders.sf.platform_events("BigCommerce_Order_Created__e")
     assert sorted(event["fields"]["BigCommerceOrderId__c"] for event in created) == sorted(
         f"sandbox:{order_id}" for order_id in ids

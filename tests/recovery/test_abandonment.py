@@ -42,7 +42,9 @@ def test_high_value_registered_cart_becomes_an_opportunity_with_a_task(recovery)
     event = recovery.abandon(cart["id"])
 
     assert event.status == WebhookEvent.Status.DONE, event.last_error_message
-    assert recovery.requests() == 1  # Account, Contact, Opportunity, Task and event: one composite
+    # A shopper not seen before: one lookup of existing CRM records by email (sync.customers), then
+    # Account, Contact, Opportunity, Task and event: one composite.
+    assert recovery.requests() == 2
     account, contact = recovery.one("Account"), recovery.one("Contact")
     opportunity, task = recovery.one("Opportunity"), recovery.one("Task")
     key = f"sandbox:{cart['id']}"
@@ -87,7 +89,7 @@ def test_high_value_registered_cart_becomes_an_opportunity_with_a_task(recovery)
     )
     assert row.customer_key == f"sandbox:{customer['id']}"
     audit = AuditLog.objects.get(event=event)
-    assert (audit.operation, audit.status, audit.salesforce_api_calls) == ("CART_SYNC", "success", 1)
+    assert (audit.operation, audit.status, audit.salesforce_api_calls) == ("CART_SYNC", "success", 2)
     assert audit.bigcommerce_api_calls == 2  # the cart and the customer
 
 
@@ -97,7 +99,7 @@ def test_low_value_guest_cart_with_email_becomes_a_lead_with_a_task(recovery):
     event = recovery.abandon(cart["id"])
 
     assert event.status == WebhookEvent.Status.DONE, event.last_error_message
-    assert recovery.requests() == 1
+    assert recovery.requests() == 2  # the shopper's lookup in the CRM by email, then one composite
     lead, task = recovery.one("Lead"), recovery.one("Task")
     assert lead["AbandonedCartId__c"] == f"sandbox:{cart['id']}"
     assert (lead["LeadSource"], lead["Status"]) == ("Abandoned Cart", "Open - Not Contacted")
@@ -222,14 +224,14 @@ def test_a_redelivery_and_a_second_abandonment_update_the_same_records(recovery)
 
     opportunity, task = recovery.one("Opportunity"), recovery.one("Task")
     assert len(recovery.org.platform_events()) == 1  # one abandonment, one event
-    assert recovery.requests() == 2  # one per processing
+    assert recovery.requests() == 3  # the shopper's lookup (first time only), then one per processing
 
     # The shopper comes back, changes the cart, and leaves again an hour later.
     recovery.cart_quantity_set(cart["id"], 3)
     second = recovery.abandon(cart["id"], created_at=first.event_created_at + 3600)
 
     assert second.status == WebhookEvent.Status.DONE, second.last_error_message
-    assert recovery.requests() == 3
+    assert recovery.requests() == 4
     updated, updated_task = recovery.one("Opportunity"), recovery.one("Task")
     assert updated["Id"] == opportunity["Id"] and updated_task["Id"] == task["Id"]
     assert money(updated["Amount"]) == Decimal("450.00")

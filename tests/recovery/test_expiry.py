@@ -18,6 +18,7 @@ from recovery.models import Cart
 from recovery.services import carts_expire
 from recovery.tasks import EXPIRY_TASK, carts_expire_task
 from sync.models import FeatureFlag
+from sync.salesforce import salesforce_client
 
 NOW = datetime(2026, 12, 9, 4, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=31)
@@ -143,6 +144,22 @@ def test_stale_leads_expire_only_when_the_admin_enables_it(recovery):
     for lead in recovery.records("Lead"):
         assert lead["Status"] == "Closed - Not Converted"
         assert lead["Description"].endswith("Closed - Not Converted: Cart expired")
+
+
+def test_a_stale_lead_a_rep_converted_is_left_alone_not_retried_forever(recovery):
+    org, store = recovery.org, recovery.store
+    leads = _leads(org, 2, prefix="conv-")
+    _carts(store, leads, kind="lead", abandoned_at=OLD, prefix="conv-")
+    salesforce_client().lead_convert(lead_id=leads[0], converted_status="Closed - Converted")
+    _flag_set("stale_lead_expiration", True)
+
+    result = carts_expire(now=NOW)
+
+    assert (result.leads_closed, result.leads_already_converted, result.failed) == (1, 1, 0)
+    assert org.record("Lead", leads[0])["Status"] == "Closed - Converted"  # the conversion stands
+    assert org.record("Lead", leads[1])["Status"] == "Closed - Not Converted"
+    assert set(Cart.objects.values_list("state", flat=True)) == {Cart.State.EXPIRED}
+    assert carts_expire(now=NOW).candidates == 0
 
 
 def test_expiry_is_switched_off_by_its_flag(recovery):

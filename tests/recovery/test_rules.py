@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -67,3 +67,17 @@ def test_email_local_part_and_display_name():
     assert rules.email_local_part("Jane.Doe@example.com") == "Jane.Doe"
     assert rules.display_name({"first_name": "Jane", "last_name": ""}) == "Jane"
     assert rules.display_name({}) == ""
+
+
+def test_the_cart_event_key_is_deterministic_per_cart_kind_and_abandonment():
+    moment = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    key = rules.cart_event_key(cart_key="shop:cart-1", kind="Abandoned", abandoned_at=moment)
+    same_instant = moment.astimezone(ZoneInfo("Europe/Berlin"))
+    assert rules.cart_event_key(cart_key="shop:cart-1", kind="Abandoned", abandoned_at=same_instant) == key
+    assert len(key) == 64 and int(key, 16) >= 0
+    others = {
+        rules.cart_event_key(cart_key="shop:cart-2", kind="Abandoned", abandoned_at=moment),
+        rules.cart_event_key(cart_key="shop:cart-1", kind="Converted", abandoned_at=moment),
+        rules.cart_event_key(cart_key="shop:cart-1", kind="Abandoned", abandoned_at=moment + timedelta(seconds=1)),
+    }
+    assert key not in others and len(others) == 3

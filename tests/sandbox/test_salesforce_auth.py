@@ -139,7 +139,11 @@ def test_jwt_bearer(http, salesforce_sandbox, tmp_path):
     ok = _token(http, server, grant_type=grant, assertion=assertion())
     assert ok.status_code == 200 and set(ok.json()) == TOKEN_KEYS
     own = _token(http, server, grant_type=grant, assertion=assertion(aud=server.url))
-    assert own.status_code == 200
+    # The stand-in's own URL plays My Domain: never a valid audience (see test_salesforce_strict_jwt_audience).
+    assert (own.status_code, own.json()) == (
+        400,
+        {"error": "invalid_grant", "error_description": "audience is invalid"},
+    )
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = jwt.encode(
         {

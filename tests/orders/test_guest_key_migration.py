@@ -1,0 +1,53 @@
+"""The data migration that rewrites ``{hash}:guest:{email}`` keys in every local table."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+
+from analytics.models import CustomerValues, LedgerEntry
+from recovery.models import Cart
+from sync.models import SyncedOrder
+
+pytestmark = pytest.mark.django_db
+
+migration = importlib.import_module("sync.migrations.0008_guest_keys_and_match_rules")
+
+
+def test_old_guest_keys_are_rewritten_everywhere_and_others_kept(store) -> None:
+    old, registered = "sandbox:guest:pat@example.inc", "sandbox:42"
+    new = "sandbox:guest:" + hashlib.sha256(b"pat@example.inc").hexdigest()[:32]
+    moment = datetime(2026, 1, 2, tzinfo=UTC)
+    for number, key in ((1, old), (2, registered)):
+        SyncedOrder.objects.create(
+            store=store, order_id=number, salesforce_id="801x", account_key=key, sf_status="Draft"
+        )
+        LedgerEntry.objects.create(
+            store=store,
+            customer_key=key,
+            order_id=number,
+            order_date=moment,
+            gross_total=Decimal("1"),
+            net_total=Decimal("1"),
+            status_id=10,
+            counted=True,
+        )
+        CustomerValues.objects.create(store=store, customer_key=key)
+        Cart.objects.create(store=store, cart_id=f"cart-{number}", customer_key=key)
+
+    migration.guest_keys_rewrite(apps, None)
+
+    for model, column in (
+        (SyncedOrder, "account_key"),
+        (LedgerEntry, "customer_key"),
+        (CustomerValues, "customer_key"),
+        (Cart, "customer_key"),
+    ):
+        assert sorted(model.objects.values_list(column, flat=True)) == sorted([new, registered]), model
+    migration.guest_keys_rewrite(apps, None)  # a second run changes nothing
+    assert SyncedOrder.objects.filter(account_key=new).count() == 1

@@ -23,7 +23,6 @@ from decimal import Decimal
 from typing import Any, NoReturn
 from urllib.parse import quote
 
-from django.core.cache import cache
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -43,6 +42,7 @@ from sync.customers import (
     customer_link_remember,
     customer_reference_subrequests,
     customers_match,
+    lead_converted_status,
 )
 from sync.handlers import HandlerResult, SkipEvent
 from sync.mapping import mappings_apply
@@ -72,7 +72,6 @@ LEAD_OPEN_STATUS = "Open - Not Contacted"
 LEAD_CONVERSION_SETTING = "lead_on_cart_conversion"
 LEAD_CONVERSION_CLOSE = "close"
 LEAD_CLOSED_STATUS_SETTING = "lead_closed_status"
-LEAD_STATUS_CACHE_SECONDS = 24 * 3600
 # A converted Lead refuses every update (convertLead included) with this code.
 CONVERTED_LEAD_CODE = "CANNOT_UPDATE_CONVERTED_LEAD"
 LEAD_LOST_STATUS = "Closed - Not Converted"
@@ -569,23 +568,6 @@ def _conversion_note(*, order_id: int, salesforce_order_id: str) -> str:
     return note + (f" (Salesforce Order {salesforce_order_id})." if salesforce_order_id else ".")
 
 
-def _lead_converted_status(client: SalesforceClient) -> str:
-    """The org's converted Lead status (``LeadStatus.IsConverted``), queried once a day."""
-    key = f"b2s:salesforce:lead-converted-status:{client.conf['LOGIN_URL']}:{client.conf.get('USERNAME', '')}"
-    status = cache.get(key)
-    if not status:
-        records = client.query(
-            "SELECT MasterLabel FROM LeadStatus WHERE IsConverted = true ORDER BY SortOrder ASC LIMIT 1"
-        )
-        if not records:
-            raise SalesforceError(
-                "The org has no converted Lead status.", status=404, code="LEAD_CONVERTED_STATUS_MISSING"
-            )
-        status = str(records[0]["MasterLabel"])
-        cache.set(key, status, LEAD_STATUS_CACHE_SECONDS)
-    return status
-
-
 def _conversion_customer(*, store: Store, client: SalesforceClient, order_id: int) -> _ConversionCustomer:
     """The Account and Contact a bought cart's Lead converts into: the order's customer.
 
@@ -657,7 +639,7 @@ def _lead_close(
         try:
             client.lead_convert(
                 lead_id=local.lead_id,
-                converted_status=_lead_converted_status(client),
+                converted_status=lead_converted_status(client),
                 account_id=account_id,
                 contact_id=contact_id,
             )

@@ -47,7 +47,7 @@ from sync.customers import (
 from sync.handlers import HandlerResult, SkipEvent
 from sync.mapping import mappings_apply
 from sync.models import CustomerLink, Store, SyncedOrder
-from sync.orders import _customer_documents
+from sync.orders import customer_documents
 from sync.salesforce import (
     COLLECTIONS_CHUNK,
     SalesforceClient,
@@ -583,7 +583,7 @@ def _conversion_customer(*, store: Store, client: SalesforceClient, order_id: in
     billing = order.get("billing_address") or {}
     customer_id = int(order.get("customer_id") or 0)
     identity = customer_identity(store=store, customer_id=customer_id, email=billing.get("email") or "")
-    documents = _customer_documents(store=store, customer_ids={customer_id}) if identity.kind == "registered" else {}
+    documents = customer_documents(store=store, customer_ids={customer_id}) if identity.kind == "registered" else {}
     # A guest, or a registered customer deleted since: the order's billing address describes them.
     document = documents.get(customer_id) or customer_document_from_billing(billing)
     match = customers_match(store=store, client=client, identities=[identity]).get(identity.key)

@@ -276,25 +276,32 @@ def _order_keys(orders: list[dict[str, Any]]) -> set[str]:
     return keys
 
 
-def _events_touching(store: Store, keys: set[str], **filters: Any) -> list[WebhookEvent]:
-    from sync.services.webhooks import event_lock_key
+def _events_touching(store: Store, keys: set[str], **filters: Any) -> list[tuple[WebhookEvent, str]]:
+    """Each event holding one of ``keys``, with the first such key."""
+    from sync.services.webhooks import event_lock_keys
 
     ids = {key.partition(":")[2] for key in keys}
     candidates = WebhookEvent.objects.filter(store=store, **filters).filter(
-        Q(resource_id__in=ids) | Q(scope__startswith="store/shipment/") | Q(scope__startswith="store/customer/address/")
+        Q(resource_id__in=ids)
+        | Q(scope__startswith="store/shipment/")
+        | Q(scope__startswith="store/customer/address/")
+        | Q(scope="store/cart/converted")
     )
-    return [event for event in candidates if event_lock_key(event) in keys]
+    touching = []
+    for event in candidates:
+        held = [key for key in event_lock_keys(event) if key in keys]
+        if held:
+            touching.append((event, held[0]))
+    return touching
 
 
 def _live_busy(store: Store, orders: list[dict[str, Any]], *, fetched_at: datetime) -> dict[int, str]:
     """Orders of the page that the live path is about to sync, or synced after the page was read."""
-    from sync.services.webhooks import event_lock_key
-
     busy: dict[int, str] = {}
     statuses = [WebhookEvent.Status.PENDING, WebhookEvent.Status.PROCESSING]
     keys = {f"order:{int(order['id'])}" for order in orders}
-    for event in _events_touching(store, keys, status__in=statuses):
-        busy[int(event_lock_key(event).partition(":")[2])] = "a live webhook is syncing it"
+    for _, key in _events_touching(store, keys, status__in=statuses):
+        busy[int(key.partition(":")[2])] = "a live webhook is syncing it"
     newer = SyncedOrder.objects.filter(
         store=store, order_id__in=[int(order["id"]) for order in orders], synced_at__gte=fetched_at
     ).values_list("order_id", flat=True)
@@ -310,7 +317,9 @@ def _live_resync(store: Store, orders: list[dict[str, Any]], *, since: datetime)
     keys = _order_keys(orders)
     deadline = time.monotonic() + LIVE_WAIT_SECONDS
     while True:
-        events = _events_touching(store, keys, received_at__gte=since)
+        # A cart's conversion reads the order but writes only the cart's records: nothing to re-run.
+        touching = _events_touching(store, keys, received_at__gte=since)
+        events = [event for event, _ in touching if event.scope != "store/cart/converted"]
         running = [event for event in events if event.status == WebhookEvent.Status.PROCESSING]
         if not running or time.monotonic() > deadline:
             break

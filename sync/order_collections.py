@@ -86,10 +86,9 @@ from sync.orders import (
     _products_known,
     _products_needed,
     _resolved,
-    _soql_quote,
     _state_local,
 )
-from sync.salesforce import SalesforceError, error_from_body, save_result_error
+from sync.salesforce import SalesforceError, error_from_body, save_result_error, soql_quote
 
 if TYPE_CHECKING:
     from sync.models import Store, SyncedOrder
@@ -563,8 +562,8 @@ def _collections_pass(
 
 
 def _orders_soql(keys: list[str]) -> str:
-    listed = ", ".join(_soql_quote(key) for key in keys)
-    # Every value is a quoted, escaped SOQL literal (_soql_quote); the names are constants.
+    listed = ", ".join(soql_quote(key) for key in keys)
+    # Every value is a quoted, escaped SOQL literal (soql_quote); the names are constants.
     return (
         f"SELECT Id, StatusCode, {ORDER_EXTERNAL_ID}, Account.{CUSTOMER_EXTERNAL_ID} FROM Order "  # noqa: S608
         f"WHERE {ORDER_EXTERNAL_ID} IN ({listed})"
@@ -572,8 +571,8 @@ def _orders_soql(keys: list[str]) -> str:
 
 
 def _items_soql(keys: list[str]) -> str:
-    listed = ", ".join(_soql_quote(key) for key in keys)
-    # Every value is a quoted, escaped SOQL literal (_soql_quote); the names are constants.
+    listed = ", ".join(soql_quote(key) for key in keys)
+    # Every value is a quoted, escaped SOQL literal (soql_quote); the names are constants.
     return (
         f"SELECT Id, {ITEM_EXTERNAL_ID}, Product2.{PRODUCT_EXTERNAL_ID}, OrderId, Order.StatusCode, "  # noqa: S608
         f"Order.{ORDER_EXTERNAL_ID} FROM OrderItem WHERE Order.{ORDER_EXTERNAL_ID} IN ({listed})"

@@ -95,7 +95,7 @@ from sync.order_documents import (
     shipment_fields,
     shipped_quantity,
 )
-from sync.salesforce import SalesforceError, graph_error, salesforce_calls_counted, salesforce_client
+from sync.salesforce import SalesforceError, graph_error, salesforce_calls_counted, salesforce_client, soql_quote
 
 if TYPE_CHECKING:
     from sync.models import Store
@@ -294,10 +294,6 @@ def _cents(value: Any) -> Decimal:
     return money(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _soql_quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -358,7 +354,7 @@ def _order_event_id(event: WebhookEvent) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _customer_documents(*, store: Store, customer_ids: set[int]) -> dict[int, dict[str, Any]]:
+def customer_documents(*, store: Store, customer_ids: set[int]) -> dict[int, dict[str, Any]]:
     """Registered customers' documents: remembered ones, the rest in one ``/v3/customers`` request.
 
     A remembered document is fetched again when a ``store/customer/*`` webhook for that
@@ -503,11 +499,11 @@ def _products_known(store: Store, keys: Iterable[tuple[str, str]]) -> dict[tuple
 
 def _entries_soql(pricebook_id: str, keys: list[str], multi_currency: bool) -> str:
     currency = ", CurrencyIsoCode" if multi_currency else ""
-    listed = ", ".join(_soql_quote(key) for key in keys)
-    # Every value is a quoted, escaped SOQL literal (_soql_quote); the names are constants.
+    listed = ", ".join(soql_quote(key) for key in keys)
+    # Every value is a quoted, escaped SOQL literal (soql_quote); the names are constants.
     return (
         f"SELECT Id, Product2Id, Product2.{PRODUCT_EXTERNAL_ID}, IsActive{currency} FROM PricebookEntry "  # noqa: S608
-        f"WHERE Pricebook2Id = {_soql_quote(pricebook_id)} AND Product2.{PRODUCT_EXTERNAL_ID} IN ({listed})"
+        f"WHERE Pricebook2Id = {soql_quote(pricebook_id)} AND Product2.{PRODUCT_EXTERNAL_ID} IN ({listed})"
     )
 
 
@@ -1044,11 +1040,11 @@ def _state_refresh(
     # The Order itself (whether it exists, activated or not) and its items. The only values are quoted literals.
     order_soql = (
         f"SELECT Id, StatusCode, Account.{CUSTOMER_EXTERNAL_ID} FROM Order "  # noqa: S608
-        f"WHERE {ORDER_EXTERNAL_ID} = {_soql_quote(order_key)}"
+        f"WHERE {ORDER_EXTERNAL_ID} = {soql_quote(order_key)}"
     )
     items_soql = (
         f"SELECT Id, {ITEM_EXTERNAL_ID}, Product2.{PRODUCT_EXTERNAL_ID}, OrderId, Order.StatusCode "  # noqa: S608
-        f"FROM OrderItem WHERE Order.{ORDER_EXTERNAL_ID} = {_soql_quote(order_key)}"
+        f"FROM OrderItem WHERE Order.{ORDER_EXTERNAL_ID} = {soql_quote(order_key)}"
     )
     # Independent reads: their order of execution does not matter.
     subrequests = [
@@ -1272,7 +1268,7 @@ def order_sync(
                 raise SkipEvent(f"Order {order_id} does not exist in BigCommerce.") from None
         client = salesforce_client()
         customer_id = int(order.get("customer_id") or 0)
-        customers = _customer_documents(store=store, customer_ids={customer_id}) if customer_id else {}
+        customers = customer_documents(store=store, customer_ids={customer_id}) if customer_id else {}
         prepared = _order_prepare(
             store=store, order=order, event_scope=event_scope, synced=synced, customers=customers, client=client
         )
@@ -1540,7 +1536,7 @@ def orders_sync_batch(
             row.order_id: row
             for row in SyncedOrder.objects.filter(store=store, order_id__in=order_ids).prefetch_related("items")
         }
-        customers = _customer_documents(
+        customers = customer_documents(
             store=store, customer_ids={int(order.get("customer_id") or 0) for order in orders}
         )
         prepared: list[PreparedOrder] = []

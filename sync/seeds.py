@@ -216,18 +216,13 @@ def seed_apply(apps: Any, schema_editor: Any = None) -> None:
 def cart_recovery_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing cart recovery mappings and settings; existing rows (an admin's edits) are left alone."""
     FieldMapping = apps.get_model("sync", "FieldMapping")
-    SyncSetting = apps.get_model("sync", "SyncSetting")
     for sf_object, sf_field, source_path, transform, flag in CART_FIELD_MAPPINGS:
         FieldMapping.objects.get_or_create(
             sf_object=sf_object,
             sf_field=sf_field,
             defaults={"source_path": source_path, "transform": transform, "feature_flag": flag},
         )
-    for key, value, choices, description in CART_SETTINGS:
-        SyncSetting.objects.get_or_create(
-            key=key, defaults={"value": value, "choices": choices, "description": description}
-        )
-    config_version_seed_bump(apps)
+    settings_seed(apps, CART_SETTINGS)
 
 
 def thresholds_seed(apps: Any, rows: list[ThresholdSeed]) -> None:
@@ -285,12 +280,7 @@ CUSTOMER_MATCH_SETTINGS: list[tuple[str, str, str, str]] = [
 
 def customer_match_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing customer match setting; an admin's edit is left alone."""
-    SyncSetting = apps.get_model("sync", "SyncSetting")
-    for key, value, choices, description in CUSTOMER_MATCH_SETTINGS:
-        SyncSetting.objects.get_or_create(
-            key=key, defaults={"value": value, "choices": choices, "description": description}
-        )
-    config_version_seed_bump(apps)
+    settings_seed(apps, CUSTOMER_MATCH_SETTINGS)
 
 
 DUPLICATE_RULE_SETTINGS: list[tuple[str, str, str, str]] = [
@@ -306,9 +296,22 @@ DUPLICATE_RULE_SETTINGS: list[tuple[str, str, str, str]] = [
 
 def duplicate_rule_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing duplicate rule setting; an admin's edit is left alone."""
+    settings_seed(apps, DUPLICATE_RULE_SETTINGS)
+
+
+def settings_seed(apps: Any, rows: list[tuple[str, str, str, str]]) -> None:
+    """Create the missing settings of ``rows`` (key, value, choices, description); others stay as edited."""
     SyncSetting = apps.get_model("sync", "SyncSetting")
-    for key, value, choices, description in DUPLICATE_RULE_SETTINGS:
+    for key, value, choices, description in rows:
         SyncSetting.objects.get_or_create(
             key=key, defaults={"value": value, "choices": choices, "description": description}
         )
     config_version_seed_bump(apps)
+
+
+def seeds_all_apply(apps: Any) -> None:
+    """Every seed the migrations apply, for a database emptied since (a flushed test database)."""
+    seed_apply(apps)
+    cart_recovery_seed(apps)
+    customer_match_seed(apps)
+    duplicate_rule_seed(apps)

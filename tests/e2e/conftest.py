@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 
 from sync.models import Store
-from sync.seeds import customer_match_seed, seed_apply
+from sync.seeds import seeds_all_apply
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -67,8 +67,7 @@ def live_store_create(*, bigcommerce_sandbox: Any, live_server: Any, secret: str
     A transactional test starts from whatever the previous one flushed, so the seeded
     configuration is applied first (seeding never overwrites).
     """
-    seed_apply(django_apps)
-    customer_match_seed(django_apps)
+    seeds_all_apply(django_apps)
     store = Store.objects.create(
         name="Sandbox",
         store_hash=bigcommerce_sandbox.app.store_hash,

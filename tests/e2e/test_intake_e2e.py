@@ -99,6 +99,8 @@ def test_customer_webhooks_end_to_end(
     wait_for(lambda: settled(qcluster), what="the transient fault's retry")
     cleo_event = event_for(cleo["id"])
     assert (cleo_event.status, cleo_event.attempts) == ("done", 2), qcluster.log()
+    # The audit entry is written just after the status (a failing audit write must not strand the event).
+    wait_for(lambda: AuditLog.objects.filter(event=cleo_event).count() == 2, what="the retry's audit entry")
     assert list(AuditLog.objects.filter(event=cleo_event).order_by("id").values_list("status", "error_code")) == [
         ("failed", "UNABLE_TO_LOCK_ROW"),
         ("success", ""),
@@ -111,7 +113,7 @@ def test_customer_webhooks_end_to_end(
     wait_for(lambda: settled(qcluster), what="the permanent fault")
     dora_event = event_for(dora["id"])
     assert (dora_event.status, dora_event.attempts, dora_event.last_error_code) == ("failed", 1, "INVALID_FIELD")
-    failure = AuditLog.objects.get(event=dora_event)
+    failure = wait_for(lambda: AuditLog.objects.filter(event=dora_event).first(), what="the failure's audit entry")
     assert (failure.status, failure.error_code) == ("failed", "INVALID_FIELD") and "Phone" in failure.error
     assert not [a for a in sf.records("Account") if a["BigCommerceCustomerId__c"] == f"sandbox:{dora['id']}"]
 
@@ -124,7 +126,7 @@ def test_customer_webhooks_end_to_end(
     wait_for(lambda: event_for(dora["id"]).status == "done", what="the replayed event")
     dora_accounts = [a for a in sf.records("Account") if a["BigCommerceCustomerId__c"] == f"sandbox:{dora['id']}"]
     assert len(dora_accounts) == 1 and dora_accounts[0]["Phone"] == "555-0199"
-    assert AuditLog.objects.filter(event=dora_event).latest("id").status == "success"
+    wait_for(lambda: AuditLog.objects.filter(event=dora_event, status="success").exists(), what="the replay's audit")
 
 
 def test_a_cluster_killed_mid_task_loses_nothing(

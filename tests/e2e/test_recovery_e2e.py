@@ -78,6 +78,8 @@ def test_one_hundred_carts_abandoned_thirty_converted(store, qcluster, bigcommer
     wait_for(lambda: settled(qcluster, 100 + 2 * len(bought)), timeout=120, what="30 conversions and their orders")
     conversions = Counter(WebhookEvent.objects.filter(scope="store/cart/converted").values_list("status", flat=True))
     assert conversions == Counter({"done": 27, "skipped": 3}), qcluster.log()
+    failed = WebhookEvent.objects.filter(status="failed").values_list("scope", "last_error_code", "last_error_message")
+    assert not failed.exists(), list(failed)
 
     opportunities = {o["Cart_ID__c"]: o for o in sf.records("Opportunity")}
     contacts = {c["Id"]: c["AccountId"] for c in sf.records("Contact")}
@@ -115,16 +117,22 @@ def test_one_hundred_carts_abandoned_thirty_converted(store, qcluster, bigcommer
 
     local = Counter(Cart.objects.values_list("state", flat=True))
     assert local == Counter({"open": len(followed) - 27, "converted": 30, "skipped": len(skipped) - 3})
-    # One Salesforce request per cart abandonment and per won Opportunity; a Lead's conversion adds convertLead
-    # (and, once, the org's converted status).
+    # One Salesforce request per won Opportunity; a Lead's conversion adds convertLead (and, once, the org's
+    # converted status).
     conversions = list(AuditLog.objects.filter(operation="CART_CONVERSION", status="success"))
     assert len(conversions) == 27
     won_leads = [audit for audit in conversions if audit.details["record"] == "lead"]
-    assert won_leads and all(audit.details["lead"] == "converted" for audit in won_leads)
+    # Whichever of the order's sync and the cart's conversion runs first converts the Lead; the other finds it done.
+    assert won_leads and {audit.details["lead"] for audit in won_leads} <= {"converted", "already_converted"}
     assert {a.salesforce_api_calls for a in conversions if a.details["record"] == "opportunity"} == {1}
-    # Exactly one convertLead per bought cart's Lead, never a second.
+    # Exactly one convertLead per bought cart's Lead, never a second (nor a refused one).
     assert sum(1 for call in sf.calls if "/services/Soap/" in call["path"]) == len(won_leads)
     calls = list(
         AuditLog.objects.filter(operation="CART_SYNC", status="success").values_list("salesforce_api_calls", flat=True)
     )
-    assert len(calls) == len(followed) and set(calls) == {1}
+    # Every shopper here is new to the CRM: one lookup (is the shopper already a Contact or Lead?) and one
+    # composite write per abandonment. Each worker process also describes the objects it writes, once, for
+    # their field lengths (at most one request per object per worker).
+    assert len(calls) == len(followed) and min(calls) == 2
+    described = {"Account", "Contact", "Lead", "Opportunity", "Task"}
+    assert sum(calls) - 2 * len(followed) <= 2 * len(described)

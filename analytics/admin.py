@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -77,7 +78,14 @@ class RfmEdgesAdmin(ReadOnlyAdmin):
 class AnalyticsDashboardAdmin(ReadOnlyAdmin):
     """The dashboard page, listed in the analytics app as "Dashboard"."""
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The page shows customer keys and lifetime values: its own view permission and the values' one.
+        return super().has_view_permission(request, obj) and request.user.has_perm("analytics.view_customervalues")
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # This replaces ModelAdmin.changelist_view, and with it the permission check it would have made.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         stores = list(Store.objects.order_by("name"))
         selected = next((store for store in stores if str(store.pk) == request.GET.get("store", "")), None)
         data = dashboard_data(store=selected)

@@ -40,6 +40,38 @@ def secret_key_resolve(*, secret_key: str | None, debug: bool) -> str:
     return key or "django-insecure-local-development-only"
 
 
+def field_encryption_keys_resolve(*, keys: list[str], secret_key: str, local: bool) -> list[str]:
+    """The Fernet keys for secrets at rest (``FIELD_ENCRYPTION_KEYS``): the first writes, every one reads.
+
+    A local run (DEBUG, or the sandbox stand-ins with no Salesforce credentials) without keys gets one
+    derived from the secret key, so ``make run`` and the tests need no setup; anywhere else a missing
+    or malformed key stops start-up.
+    """
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    keys = [key.strip() for key in keys if key.strip()]
+    if not keys:
+        if not local:
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEYS is missing: it encrypts the stores' secrets in the database. Set it to "
+                "a Fernet key (python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'); "
+                "several comma-separated keys rotate: the first encrypts, all decrypt."
+            )
+        digest = hashlib.sha256(b"b2s field encryption (local runs only):" + secret_key.encode()).digest()
+        return [base64.urlsafe_b64encode(digest).decode()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS entry {position} is not a Fernet key (32 url-safe base64-encoded bytes)."
+            ) from None
+    return keys
+
+
 def database_config(*, url: str | None, base_dir: Path) -> dict[str, Any]:
     """The ``default`` database: SQLite in the project folder unless ``DATABASE_URL`` says otherwise."""
     if not url:

@@ -128,6 +128,8 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b2s.settings")
     web_address = os.environ.get("B2S_ADDRESS", "127.0.0.1:8000")
     sandbox = sandbox_mode()
+    # /health shows queue counts only to a token holder: the demo (this process) reads them with this one.
+    os.environ.setdefault("HEALTH_TOKEN", secrets.token_urlsafe(32))
     ports = tls_dir = None
     if sandbox:
         from b2s.sandbox_demo import SandboxPorts, sandbox_environment_prepare

@@ -232,6 +232,7 @@ def queue_settle(*, control: StoreControl, web_address: str, timeout: float = SE
         control.call("POST", "deliveries/wait", {"timeout": min(timeout, 25.0)})
     session = requests.Session()
     session.trust_env = False
+    session.headers["X-Health-Token"] = os.environ.get("HEALTH_TOKEN", "")  # the queue counts need it
     while time.monotonic() < deadline:
         try:
             queue = session.get(f"http://{web_address}/health", timeout=5).json().get("queue") or {}

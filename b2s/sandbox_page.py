@@ -13,6 +13,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -64,6 +65,8 @@ def sandbox_summary(state: dict[str, Any]) -> dict[str, Any]:
 
 
 @staff_member_required
+# What the sync wrote into Salesforce: for those allowed to read what the webhooks brought in.
+@permission_required("sync.view_webhookevent", raise_exception=True)
 def sandbox_page_view(request: HttpRequest) -> HttpResponse:
     """The page; 404 unless b2s runs against the stand-ins."""
     if not settings.SALESFORCE.get("SANDBOX"):

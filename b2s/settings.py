@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "django_q",
     "sync",
@@ -49,7 +51,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused (even with the right password) for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15.0))
+# Username and address together: a guesser cannot lock a colleague out from elsewhere, nor try every name.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "b2s.urls"
 WSGI_APPLICATION = "b2s.wsgi.application"
@@ -111,10 +128,26 @@ REST_FRAMEWORK = {
 }
 
 SALESFORCE = env_parse.salesforce_config(os.environ, base_dir=BASE_DIR)
+# Secrets at rest (sync.fields): the first key encrypts, every key decrypts; see README "Secrets at rest".
+FIELD_ENCRYPTION_KEYS = env_parse.field_encryption_keys_resolve(
+    keys=env.list("FIELD_ENCRYPTION_KEYS", default=[]),
+    secret_key=SECRET_KEY,
+    local=DEBUG or SALESFORCE["SANDBOX"],
+)
+# After a webhook secret changes, the previous one is still accepted this long (BigCommerce catching up).
+WEBHOOK_SECRET_GRACE_SECONDS = env.int("WEBHOOK_SECRET_GRACE_SECONDS", default=86400)
 BIGCOMMERCE_CA_BUNDLE = env.str("BIGCOMMERCE_CA_BUNDLE", default="")
 SANDBOX_TLS_DIR = env.str("SANDBOX_TLS_DIR", default=str(BASE_DIR / ".sandbox" / "tls"))
 
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
+# JSON nested deeper than this is refused (400) before it is parsed.
+WEBHOOK_MAX_JSON_DEPTH = env.int("WEBHOOK_MAX_JSON_DEPTH", default=64)
+# After this many failed webhook authentications from one address within the window, that address's
+# further failures answer 429 with Retry-After (a correctly authenticated delivery still passes).
+WEBHOOK_AUTH_FAILURE_LIMIT = env.int("WEBHOOK_AUTH_FAILURE_LIMIT", default=20)
+WEBHOOK_AUTH_FAILURE_WINDOW_SECONDS = env.int("WEBHOOK_AUTH_FAILURE_WINDOW_SECONDS", default=60)
+# Proxies in front of b2s that append to X-Forwarded-For; 0 takes the peer address (REMOTE_ADDR) as the sender.
+WEBHOOK_TRUSTED_PROXY_COUNT = env.int("WEBHOOK_TRUSTED_PROXY_COUNT", default=0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
 # Retries: exponential backoff with jitter from the base, capped; BigCommerce's reset time wins when longer.
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
@@ -126,13 +159,28 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
 # How often each process checks whether an admin changed the configuration.
 CONFIG_CHECK_SECONDS = env.float("CONFIG_CHECK_SECONDS", default=2.0)
 
+# /health details (database, queue counts, Salesforce) for staff or a request carrying this token; empty: staff only.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+
 if not DEBUG:
+    BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
     SESSION_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", False) else None
-    SESSION_COOKIE_SECURE = env.bool("BEHIND_TLS_PROXY", default=False)
-    CSRF_COOKIE_SECURE = env.bool("BEHIND_TLS_PROXY", default=False)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+    SESSION_COOKIE_SECURE = BEHIND_TLS_PROXY
+    CSRF_COOKIE_SECURE = BEHIND_TLS_PROXY
+    # Behind the TLS proxy every request the proxy forwards says https, so only plain-HTTP requests that
+    # bypassed it are redirected (never a webhook POST). The load balancer probes /health on the bare port.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=BEHIND_TLS_PROXY)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if BEHIND_TLS_PROXY else 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        # Browser preload lists take registrable domains only, submitted by the domain's owner; b2s runs on
+        # a host name of someone else's domain, so preloading is that owner's decision, not a b2s default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 from b2s.logging import logging_config  # noqa: E402
 

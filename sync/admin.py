@@ -50,6 +50,10 @@ class StoreForm(forms.ModelForm):
                 field.help_text = "Set. Leave blank to keep the current value; type a new one to replace it."
             else:
                 field.help_text = "Not set."
+        self.fields["webhook_secret"].help_text += (
+            " A new webhook secret keeps the old one valid for WEBHOOK_SECRET_GRACE_SECONDS;"
+            " run register_webhooks to send BigCommerce the new one."
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -68,6 +72,8 @@ class StoreAdmin(admin.ModelAdmin):
     list_display = ("name", "store_hash", "api_base_url", "webhook_auth_mode", "secrets_state", "is_active")
     list_filter = ("is_active", "webhook_auth_mode")
     search_fields = ("name", "store_hash")
+    # The previous webhook secret is never shown; only when the last rotation happened.
+    readonly_fields = ("webhook_secret_rotated_at",)
 
     @admin.display(description="Secrets")
     def secrets_state(self, store: Store) -> str:

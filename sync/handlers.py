@@ -113,4 +113,5 @@ def scope_operation(scope: str) -> str:
         if scope.startswith(prefix):
             return operation
     parts = scope.split("/")
-    return f"{parts[1].upper()}_SYNC" if len(parts) > 1 else "SYNC"
+    # Bounded by the audit column (40): an odd scope must not make the failure's own audit entry fail.
+    return f"{parts[1].upper()[:35]}_SYNC" if len(parts) > 1 else "SYNC"

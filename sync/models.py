@@ -6,11 +6,13 @@ import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
+from sync.fields import EncryptedTextField
 from sync.mapping import mapping_compile
 
 SALESFORCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -24,7 +26,9 @@ class Store(models.Model):
         STANDARD_WEBHOOKS = "standard_webhooks", "Standard Webhooks signature"
         LEGACY_HMAC = "legacy_hmac", "X-BC-Webhook-Signature (legacy HMAC)"
 
+    # Edited (write-only) in the admin. Every secret is encrypted at rest (sync.fields).
     SECRET_FIELDS = ("access_token", "client_secret", "webhook_secret")
+    ENCRYPTED_FIELDS = (*SECRET_FIELDS, "previous_webhook_secret")
 
     name = models.CharField(max_length=200)
     store_hash = models.SlugField(max_length=64, unique=True, help_text="The hash in stores/{hash}/ API paths.")
@@ -32,20 +36,23 @@ class Store(models.Model):
         max_length=32, blank=True, help_text="Numeric store id sent in webhooks; checked when set."
     )
     api_base_url = models.URLField(default="https://api.bigcommerce.com")
-    access_token = models.CharField(max_length=255, blank=True)
+    access_token = EncryptedTextField(blank=True)
     client_id = models.CharField(max_length=255, blank=True)
-    client_secret = models.CharField(max_length=255, blank=True)
+    client_secret = EncryptedTextField(blank=True)
     webhook_auth_mode = models.CharField(max_length=32, choices=WebhookAuth.choices, default=WebhookAuth.HEADER)
     webhook_header_name = models.CharField(
         max_length=100,
         default="X-B2S-Webhook-Secret",
         help_text="The custom header that carries the secret in 'header' mode.",
     )
-    webhook_secret = models.CharField(
-        max_length=255,
+    webhook_secret = EncryptedTextField(
         blank=True,
         help_text="Header secret or HMAC key. Standard Webhooks use the client secret when this is empty.",
     )
+    # Set by save() when webhook_secret changes: still accepted for WEBHOOK_SECRET_GRACE_SECONDS, so
+    # deliveries keep working until BigCommerce has the new one (register_webhooks pushes it).
+    previous_webhook_secret = EncryptedTextField(blank=True, editable=False)
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     timezone = models.CharField(max_length=64, default="UTC", help_text="The store's time zone (IANA name).")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -56,6 +63,25 @@ class Store(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.store_hash})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        saved = getattr(self, "_webhook_secret_saved", None)
+        current = self.__dict__.get("webhook_secret")
+        if isinstance(saved, str) and saved and isinstance(current, str) and current != saved:
+            # A rotation: keep the old secret for the grace period (in every save path: admin, services, shell).
+            self.previous_webhook_secret = saved
+            self.webhook_secret_rotated_at = timezone.now()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "previous_webhook_secret", "webhook_secret_rotated_at"}
+        super().save(*args, **kwargs)
+        self._webhook_secret_saved = self.__dict__.get("webhook_secret")
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: list[str], values: list[object]) -> Store:
+        instance = super().from_db(db, field_names, values)
+        instance._webhook_secret_saved = instance.__dict__.get("webhook_secret")
+        return instance
 
     def clean(self) -> None:
         try:
@@ -77,6 +103,22 @@ class Store(models.Model):
         if self.webhook_auth_mode == self.WebhookAuth.STANDARD_WEBHOOKS:
             return self.webhook_secret or self.client_secret
         return self.webhook_secret
+
+    def webhook_previous_secret(self, *, now: float) -> str:
+        """The webhook secret replaced by the last rotation while its grace period lasts, else ""."""
+        if not (self.webhook_secret_rotated_at and self.previous_webhook_secret):
+            return ""
+        if now - self.webhook_secret_rotated_at.timestamp() > settings.WEBHOOK_SECRET_GRACE_SECONDS:
+            return ""
+        return self.previous_webhook_secret
+
+    def webhook_keys_accepted(self, *, now: float) -> list[str]:
+        """The mode's current key, then the previous webhook secret during its grace period."""
+        keys = [self.webhook_signing_key] if self.webhook_signing_key else []
+        previous = self.webhook_previous_secret(now=now)
+        if previous and previous not in keys:
+            keys.append(previous)
+        return keys
 
     def external_id(self, value: object) -> str:
         """A store-namespaced external id value, so two stores never collide."""

@@ -4,24 +4,42 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
+from django.http import HttpResponse, UnreadablePostError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sync.selectors import store_active_get
-from sync.services.webhooks import webhook_event_receive
+from sync.services.webhooks import request_source_address, webhook_event_receive
 
 
+class JSONOnlyNegotiation(BaseContentNegotiation):
+    """Always JSON: an odd Accept header must never turn a delivery into a 406."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+# Why no docstring on the view: DRF's OPTIONS metadata and browsable pages publish a view's docstring.
+# ``POST /webhooks/bigcommerce/<store_hash>/`` (the trailing slash optional): 200 with an empty body once
+# the event is stored. No session authentication and no CSRF (APIView is CSRF-exempt without
+# SessionAuthentication): each callback proves itself with the store's secret or signature, over the raw body.
 class BigCommerceWebhookView(APIView):
-    """``POST /webhooks/bigcommerce/<store_hash>/``: 200 with an empty body once the event is stored.
-
-    No session authentication and no CSRF (APIView is CSRF-exempt without SessionAuthentication):
-    each callback proves itself with the store's secret or signature, over the raw body.
-    """
-
     authentication_classes: list = []
     permission_classes: list = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnlyNegotiation
+    metadata_class = None
+
+    def options(self, request: Request, *args, **kwargs) -> HttpResponse:
+        response = HttpResponse(status=204)
+        response["Allow"] = ", ".join(self.allowed_methods)
+        return response
 
     def post(self, request: Request, store_hash: str) -> HttpResponse:
         store = store_active_get(store_hash=store_hash)
@@ -30,15 +48,23 @@ class BigCommerceWebhookView(APIView):
         # Refuse an announced oversize body before reading it.
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
+        except ValueError:  # Django's own body reading would raise on it
+            return Response({"detail": "The Content-Length header is not a number."}, status=400)
         if declared > settings.WEBHOOK_MAX_BODY_BYTES:
             return Response({"detail": "The body is too large."}, status=413)
         try:
             body = request.body  # the raw bytes, read once: signatures are computed over them
         except RequestDataTooBig:
             return Response({"detail": "The body is too large."}, status=413)
-        result = webhook_event_receive(store_hash=store_hash, body=body, headers=request.headers, store=store)
+        except UnreadablePostError:
+            return Response({"detail": "The body could not be read."}, status=400)
+        source = request_source_address(meta=request.META, trusted_proxies=settings.WEBHOOK_TRUSTED_PROXY_COUNT)
+        result = webhook_event_receive(
+            store_hash=store_hash, body=body, headers=request.headers, store=store, source=source
+        )
         if result.status_code == 200:
             return HttpResponse(status=200)
-        return Response({"detail": result.detail}, status=result.status_code)
+        response = Response({"detail": result.detail}, status=result.status_code)
+        if result.retry_after:
+            response["Retry-After"] = str(result.retry_after)
+        return response

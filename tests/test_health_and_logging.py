@@ -21,10 +21,11 @@ def _fresh_cache():
 
 
 @pytest.mark.django_db
-def test_health_is_200_with_database_and_queue(client):
+def test_health_is_200_with_database_and_queue(admin_client):
+    # The details are for staff (or the health token: tests/ops/test_health_detail.py).
     with mock.patch("sync.salesforce.salesforce_connection_check", return_value=True) as check:
-        response = client.get("/health")
-        client.get("/health")
+        response = admin_client.get("/health")
+        admin_client.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"status", "timestamp", "database", "salesforceConnected", "queue"}
@@ -44,7 +45,8 @@ def test_health_reports_salesforce_unreachable_without_failing():
 
 
 @pytest.mark.django_db
-def test_health_is_503_when_the_database_is_unreachable(client):
+def test_health_is_503_when_the_database_is_unreachable(client, settings):
+    settings.HEALTH_TOKEN = "health-token-for-tests"
     real_cursor = connection.cursor
 
     def broken_cursor(*args, **kwargs):
@@ -54,11 +56,13 @@ def test_health_is_503_when_the_database_is_unreachable(client):
         mock.patch("sync.salesforce.salesforce_connection_check", return_value=False),
         mock.patch.object(connection, "cursor", side_effect=broken_cursor),
     ):
-        response = client.get("/health")
+        response = client.get("/health", HTTP_X_HEALTH_TOKEN="health-token-for-tests")
+        anonymous = client.get("/health")
     assert real_cursor is not None
     assert response.status_code == 503
     body = response.json()
     assert body["database"] == "unreachable" and body["status"] == "unhealthy"
+    assert anonymous.status_code == 503 and anonymous.json() == {"status": "unhealthy"}
 
 
 def _record(message: str, *args, exc: BaseException | None = None) -> logging.LogRecord:

@@ -8,7 +8,7 @@ retry and a sweep re-queue never run one event twice at once.
 Per-resource exclusion (two deliveries about one order must never create two
 Accounts or Orders) uses a lease, not a transaction held across network calls: an
 event in ``processing`` whose ``started_at`` is younger than ``WEBHOOK_STALE_SECONDS``
-holds the lease of its resource (``event_lock_key``). Claiming and finishing happen in
+holds the lease of its resources (``event_lock_keys``). Claiming and finishing happen in
 short transactions serialised on the resource's ``ResourceLock`` row
 (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's IMMEDIATE transactions already
 serialise writers). A claim that finds the resource busy leaves the event waiting,
@@ -24,7 +24,9 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,12 +34,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
+import standardwebhooks
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.datastructures import CaseInsensitiveMapping
+from standardwebhooks.webhooks import EmptyWebhookSecretError, WebhookVerificationError
 
 from b2s.logging import redact, secret_register
 from sync.bigcommerce import BigCommerceError, bigcommerce_calls_counted
@@ -56,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 PROCESS_TASK = "sync.tasks.webhook_event_process_task"
 STANDARD_WEBHOOKS_TOLERANCE_SECONDS = 5 * 60
+STANDARD_WEBHOOKS_SIGNATURES_MAX = 10  # v1 entries checked per delivery (key rotation needs two)
 # Headers never stored: credentials, signatures, and the store's own secret header.
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-auth-token", "webhook-signature", "x-bc-webhook-signature"}
@@ -80,6 +85,7 @@ class ReceiveResult:
     event_id: int | None = None
     duplicate: bool = False
     ignored: bool = False
+    retry_after: int = 0  # seconds, for a 429
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,10 @@ class Callback:
 
 class CallbackInvalid(ValueError):
     """The callback misses a field or carries a wrong one; the message names it."""
+
+
+class BodyInvalid(ValueError):
+    """The body cannot be taken as a callback (not JSON, too deep, values no column can hold); the message says why."""
 
 
 def _standard_webhooks_key(key: str) -> bytes:
@@ -120,48 +130,77 @@ def _legacy_signature(*, key: str, body: bytes) -> str:
 
 
 def _header_authenticate(store: Store, body: bytes, headers: Mapping[str, str], now: float) -> str:
-    secret = store.webhook_secret
-    if not secret:
+    secrets = store.webhook_keys_accepted(now=now)
+    if not secrets:
         return "no webhook secret configured"
     given = headers.get(store.webhook_header_name)
     if not given:
         return f"header {store.webhook_header_name} missing"
-    return "" if hmac.compare_digest(given.encode(), secret.encode()) else "header secret mismatch"
+    # Every candidate is compared (no early exit), so timing does not tell which one matched.
+    matches = [hmac.compare_digest(given.encode(), secret.encode()) for secret in secrets]
+    return "" if any(matches) else "header secret mismatch"
+
+
+def _standard_webhooks_verify(*, key: str, body: bytes, message_id: str, timestamp: str, signatures: str) -> bool:
+    """Whether one ``v1`` signature matches, checked by the official ``standardwebhooks`` package.
+
+    The package computes BigCommerce's documented scheme (base64 HMAC-SHA256 of
+    ``{webhook-id}.{webhook-timestamp}.{body}``). What it does differently is handled here: the key
+    goes in as bytes (a str would be base64-decoded, but BigCommerce keys with the client secret as
+    it is); malformed entries (no comma, bad base64) and non-UTF-8 bodies raise ValueError rather
+    than its own error; and one malformed entry would spoil the others, so each entry is checked on
+    its own (at most ``STANDARD_WEBHOOKS_SIGNATURES_MAX``).
+    """
+    entries = [entry for entry in signatures.split() if entry.startswith("v1,")][:STANDARD_WEBHOOKS_SIGNATURES_MAX]
+    for entry in entries:
+        try:
+            standardwebhooks.Webhook(_standard_webhooks_key(key)).verify(
+                body,
+                {"webhook-id": message_id, "webhook-timestamp": timestamp, "webhook-signature": entry},
+                json_parse=False,
+            )
+        except (WebhookVerificationError, EmptyWebhookSecretError, ValueError):
+            continue
+        return True
+    return False
 
 
 def _standard_webhooks_authenticate(store: Store, body: bytes, headers: Mapping[str, str], now: float) -> str:
-    key = store.webhook_signing_key
-    if not key:
+    keys = store.webhook_keys_accepted(now=now)
+    if not keys:
         return "no signing key configured"
     message_id = headers.get("webhook-id") or ""
     timestamp = headers.get("webhook-timestamp") or ""
     signatures = headers.get("webhook-signature") or ""
     if not (message_id and timestamp and signatures):
         return "webhook-id, webhook-timestamp or webhook-signature missing"
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
+    # Only canonical integers: the package signs over the number it parsed, the sender over the header
+    # as sent; for "0123" or "1e3" the two would differ.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and str(int(timestamp)) == timestamp):
         return "webhook-timestamp is not a number"
-    if abs(now - sent_at) > STANDARD_WEBHOOKS_TOLERANCE_SECONDS:
+    # Checked here against the caller's clock too (the package reads the wall clock itself).
+    if abs(now - int(timestamp)) > STANDARD_WEBHOOKS_TOLERANCE_SECONDS:
         return "webhook-timestamp outside the tolerance"
-    expected = _standard_webhooks_signature(key=key, message_id=message_id, timestamp=timestamp, body=body)
-    for entry in signatures.split():
-        version, _, signature = entry.partition(",")
-        if version == "v1" and hmac.compare_digest(signature.encode(), expected.encode()):
+    for key in keys:
+        if _standard_webhooks_verify(
+            key=key, body=body, message_id=message_id, timestamp=timestamp, signatures=signatures
+        ):
             return ""
     return "no matching v1 signature"
 
 
 def _legacy_hmac_authenticate(store: Store, body: bytes, headers: Mapping[str, str], now: float) -> str:
-    secret = store.webhook_signing_key
-    if not secret:
+    secrets = store.webhook_keys_accepted(now=now)
+    if not secrets:
         return "no webhook secret configured"
     given = (headers.get("X-BC-Webhook-Signature") or "").strip().lower()
     if not given:
         return "X-BC-Webhook-Signature missing"
     given = given.removeprefix("sha256=")
-    expected = _legacy_signature(key=secret, body=body)
-    return "" if hmac.compare_digest(given.encode(), expected.encode()) else "signature mismatch"
+    matches = [
+        hmac.compare_digest(given.encode(), _legacy_signature(key=secret, body=body).encode()) for secret in secrets
+    ]
+    return "" if any(matches) else "signature mismatch"
 
 
 Authenticator = Callable[[Store, bytes, Mapping[str, str], float], str]
@@ -180,17 +219,73 @@ def webhook_authenticate(*, store: Store, body: bytes, headers: Mapping[str, str
     return authenticate(store, body, headers, now)
 
 
-def _auth_failure_count(*, store: Store, reason: str) -> None:
-    key = AUTH_FAILURES_KEY.format(store_hash=store.store_hash)
-    cache.add(key, 0, timeout=None)
+def _authentication_checked(*, store: Store, body: bytes, headers: Mapping[str, str], now: float) -> str:
+    """``webhook_authenticate``, where a header value no authenticator expected is a failure, never a 500."""
     try:
-        count = cache.incr(key)
+        return webhook_authenticate(store=store, body=body, headers=headers, now=now)
+    except (ValueError, TypeError, OverflowError, UnicodeError) as error:  # e.g. a timestamp too big for a float
+        return f"malformed authentication headers ({type(error).__name__})"
+
+
+def request_source_address(*, meta: Mapping[str, str], trusted_proxies: int) -> str:
+    """The sender's address: the peer's, or the one the outermost of ``trusted_proxies`` proxies saw.
+
+    Each trusted proxy appends the address it received from to X-Forwarded-For; entries further left
+    are the client's own claims and never trusted.
+    """
+    remote = meta.get("REMOTE_ADDR") or ""
+    if trusted_proxies <= 0:
+        return remote
+    hops = [hop.strip() for hop in (meta.get("HTTP_X_FORWARDED_FOR") or "").split(",") if hop.strip()]
+    return hops[-trusted_proxies] if len(hops) >= trusted_proxies else remote
+
+
+def _source_failures_key(*, source: str, now: float) -> tuple[str, int]:
+    """The cache key counting the source's failures in the current fixed window, and seconds left in it."""
+    window = max(1, settings.WEBHOOK_AUTH_FAILURE_WINDOW_SECONDS)
+    index = int(now // window)
+    digest = hashlib.sha256(source.encode("utf-8", "replace")).hexdigest()[:32]  # any address is a safe key
+    return f"b2s:webhooks:auth-failures-from:{digest}:{index}", max(1, math.ceil((index + 1) * window - now))
+
+
+def webhook_source_throttled(*, source: str, now: float) -> int:
+    """Seconds until ``source`` may fail authentication again (its Retry-After), 0 when it is not throttled."""
+    limit = settings.WEBHOOK_AUTH_FAILURE_LIMIT
+    if not source or limit <= 0:
+        return 0
+    key, retry_after = _source_failures_key(source=source, now=now)
+    try:
+        failures = int(cache.get(key) or 0)
+    except Exception as error:  # fail open: a cache outage must never refuse a genuine delivery
+        logger.warning("Could not read the webhook throttle (%s)", type(error).__name__)
+        return 0
+    return retry_after if failures >= limit else 0
+
+
+def _cache_count(key: str, *, timeout: int | None) -> int:
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
     except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=None)
-        count = 1
+        cache.set(key, 1, timeout=timeout)
+        return 1
+
+
+def _auth_failure_count(*, store: Store, reason: str, source: str = "", now: float | None = None) -> None:
+    """Count the failure for the store (for support) and for the sending address (for the throttle)."""
+    count: int | str
+    try:
+        count = _cache_count(AUTH_FAILURES_KEY.format(store_hash=store.store_hash), timeout=None)
+        if source:
+            key, _ = _source_failures_key(source=source, now=time.time() if now is None else now)
+            _cache_count(key, timeout=2 * max(1, settings.WEBHOOK_AUTH_FAILURE_WINDOW_SECONDS))
+    except Exception as error:  # the refusal stands without its count; never a 500 for want of a cache
+        logger.warning("Could not count a webhook authentication failure (%s)", type(error).__name__)
+        count = "?"
     logger.warning(
-        "Webhook authentication failed for store %s (%s: %s); %s failures so far",
+        "Webhook authentication failed for store %s from %s (%s: %s); %s failures so far",
         store.store_hash,
+        source or "an unknown address",
         store.webhook_auth_mode,
         reason,
         count,
@@ -229,11 +324,23 @@ def callback_parse(payload: dict[str, Any], *, store: Store) -> Callback:
         raise CallbackInvalid("Invalid callback: 'data.id' must be a number or a string.")
     if len(str(resource_id)) > 64:
         raise CallbackInvalid("Invalid callback: 'data.id' is longer than 64 characters.")
+    # The resources processing locks on (an order, a customer) must fit the lock's key like data.id does.
+    address = data.get("address")
+    references = [("data.orderId", data.get("orderId")), ("data.order_id", data.get("order_id"))]
+    if isinstance(address, dict):
+        references.append(("data.address.customer_id", address.get("customer_id")))
+    for label, reference in references:
+        if reference is None or reference == "":
+            continue
+        if isinstance(reference, bool) or not isinstance(reference, int | str):
+            raise CallbackInvalid(f"Invalid callback: '{label}' must be a number or a string.")
+        if len(str(reference)) > 64:
+            raise CallbackInvalid(f"Invalid callback: '{label}' is longer than 64 characters.")
     digest = _text_field(payload, "hash", "hash", max_length=64)
     created_at = payload.get("created_at")
     if created_at is None:
         created_at = 0  # some documented examples omit it
-    elif isinstance(created_at, bool) or not isinstance(created_at, int) or created_at < 0:
+    elif isinstance(created_at, bool) or not isinstance(created_at, int) or not 0 <= created_at <= INT64_MAX:
         raise CallbackInvalid("Invalid callback: 'created_at' must be Unix seconds.")
     producer = payload.get("producer")
     if producer is not None and producer != f"stores/{store.store_hash}":
@@ -246,10 +353,13 @@ def callback_parse(payload: dict[str, Any], *, store: Store) -> Callback:
 def headers_without_secrets(headers: Mapping[str, str], *, store: Store) -> dict[str, str]:
     """The request headers worth keeping for support, with every credential removed."""
     dropped = SECRET_HEADERS | {store.webhook_header_name.lower()}
-    secrets = [value for value in (store.webhook_secret, store.client_secret, store.access_token) if value]
+    candidates = (store.webhook_secret, store.previous_webhook_secret, store.client_secret, store.access_token)
+    secrets = [value for value in candidates if value]
     kept: dict[str, str] = {}
     for name, value in headers.items():
         if name.lower() in dropped or any(secret in value for secret in secrets):
+            continue
+        if "\x00" in name or "\x00" in value:  # PostgreSQL's JSONB cannot hold it; nothing worth keeping
             continue
         kept[name] = value[:HEADER_VALUE_MAX]
         if len(kept) >= HEADERS_MAX:
@@ -257,18 +367,107 @@ def headers_without_secrets(headers: Mapping[str, str], *, store: Store) -> dict
     return kept
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT_EXACT_MAX = 2.0**53  # every integer below is exactly a float
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+
+
 def _json_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise BodyInvalid("The body is not JSON.")  # NaN, Infinity and -Infinity are Python's, not JSON's
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    # From 2**53 on, PostgreSQL's numeric reads a float back as an integer of other digits (6.2e16 ->
+    # 62000000000000000, not the float's exact value) while SQLite keeps the float: refused on both.
+    if not math.isfinite(value) or abs(value) >= FLOAT_EXACT_MAX:
+        raise BodyInvalid("The body has a number too large to store.")
+    return value
+
+
+def _json_int(text: str) -> int:
+    # 20 characters hold every signed 64-bit integer; longer digit runs are refused before int() works on them.
+    value = int(text) if len(text) <= 20 else INT64_MAX + 1
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise BodyInvalid("The body has an integer outside the signed 64-bit range.")
+    return value
+
+
+def json_depth_exceeds(body: bytes, *, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit``: a scan of the brackets outside strings, before parsing.
+
+    Linear and without recursion, so a body of a thousand ``[`` costs nothing. On an invalid body (an
+    unterminated string) it may count brackets inside text; such a body is refused anyway.
+    """
+    depth = 0
+    for byte in _JSON_STRING.sub(b'""', body).translate(None, _NOT_BRACKETS):
+        if byte in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _text_unstorable(text: str) -> str:
+    if "\x00" in text:
+        return "The body has a NUL character, which cannot be stored."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "The body has a lone surrogate, which is not valid Unicode."
+    return ""
+
+
+def json_unstorable(value: Any) -> str:
+    """Why the parsed JSON cannot be stored the same on every database, or "" (keys and strings, iteratively)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if reason := _text_unstorable(key):
+                    return reason
+                pending.append(child)
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and (reason := _text_unstorable(item)):
+            return reason
+    return ""
+
+
+def webhook_body_parse(*, body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, bounded before any work; ``BodyInvalid`` (a clear 400) otherwise.
+
+    Refused: nesting deeper than ``WEBHOOK_MAX_JSON_DEPTH``, invalid JSON or UTF-8, NaN and Infinity,
+    floats of 2**53 or more (``1e999``), integers outside signed 64-bit, NUL characters and lone
+    surrogates (PostgreSQL's JSONB refuses both; refusing them everywhere keeps SQLite the same).
+    """
+    if json_depth_exceeds(body, limit=settings.WEBHOOK_MAX_JSON_DEPTH):
+        raise BodyInvalid(f"The body nests deeper than {settings.WEBHOOK_MAX_JSON_DEPTH} levels.")
+    try:
+        payload = json.loads(body, parse_constant=_json_constant, parse_float=_json_float, parse_int=_json_int)
+    except BodyInvalid:
+        raise
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise BodyInvalid("The body is not JSON.") from error
+    if not isinstance(payload, dict):
+        raise BodyInvalid("The body is not a JSON object.")
+    if reason := json_unstorable(payload):
+        raise BodyInvalid(reason)
+    return payload
 
 
 def webhook_event_receive(
-    *, store_hash: str, body: bytes, headers: Mapping[str, str], store: Store | None = None
+    *, store_hash: str, body: bytes, headers: Mapping[str, str], store: Store | None = None, source: str = ""
 ) -> ReceiveResult:
     """Authenticate, validate, store and queue one callback; the endpoint answers with the result.
 
-    ``store`` may be passed when the caller already looked it up by ``store_hash``.
-    Refusals store and queue nothing. A duplicate delivery (same store, scope, hash and
-    ``created_at``) answers 200 and changes nothing.
+    ``store`` may be passed when the caller already looked it up by ``store_hash``; ``source`` is the
+    sender's address, for the failed-authentication throttle. Refusals store and queue nothing. A
+    duplicate delivery (same store, scope, hash and ``created_at``) answers 200 and changes nothing.
     """
     if not isinstance(headers, CaseInsensitiveMapping):
         headers = CaseInsensitiveMapping(dict(headers))
@@ -278,17 +477,25 @@ def webhook_event_receive(
         return ReceiveResult(404, "Unknown store.")
     if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
         return ReceiveResult(413, "The body is too large.")
-    try:
-        payload = json.loads(body, parse_constant=_json_constant)
-    except (ValueError, UnicodeDecodeError):
-        return ReceiveResult(400, "The body is not JSON.")
-    if not isinstance(payload, dict):
-        return ReceiveResult(400, "The body is not a JSON object.")
-    for secret in (store.webhook_secret, store.client_secret):
+    for secret in (store.webhook_secret, store.previous_webhook_secret, store.client_secret):
         secret_register(secret)  # masked should it ever reach a log line
-    reason = webhook_authenticate(store=store, body=body, headers=headers, now=time.time())
+    now = time.time()
+    reason: str | None = None
+    if retry_after := webhook_source_throttled(source=source, now=now):
+        # A throttled address still gets a genuine delivery through: authentication (an HMAC or a compare
+        # over the raw bytes) comes first, and only a failure is refused, before any parsing.
+        reason = _authentication_checked(store=store, body=body, headers=headers, now=now)
+        if reason:
+            _auth_failure_count(store=store, reason=reason, source=source, now=now)
+            return ReceiveResult(429, "Too many failed authentications; retry later.", retry_after=retry_after)
+    try:
+        payload = webhook_body_parse(body=body)
+    except BodyInvalid as error:
+        return ReceiveResult(400, str(error))
+    if reason is None:
+        reason = _authentication_checked(store=store, body=body, headers=headers, now=now)
     if reason:
-        _auth_failure_count(store=store, reason=reason)
+        _auth_failure_count(store=store, reason=reason, source=source, now=now)
         return ReceiveResult(401, "Authentication failed.")
     try:
         callback = callback_parse(payload, store=store)
@@ -440,19 +647,40 @@ def webhook_events_replay(*, events: QuerySet) -> int:
 # ---------------------------------------------------------------------------------------------
 # Processing
 # ---------------------------------------------------------------------------------------------
-def event_lock_key(event: WebhookEvent) -> str:
-    """The resource an event changes: events with the same key never run at the same time.
+# Longer keys are stored as a prefix plus a digest: a resource id taken from a body (a shipment's
+# orderId, an address's customer_id) may be of any length, and the lock row must still be creatable.
+LOCK_KEY_MAX = ResourceLock._meta.get_field("resource_key").max_length
+_LOCK_KEY_DIGEST = 64  # sha256 in hex
 
-    Shipments and refunds change their order, address events their customer.
+
+def lock_key_bound(raw: str) -> str:
+    """``raw`` when the lock column can hold it, else a printable prefix plus its sha256 (still unique)."""
+    if len(raw) <= LOCK_KEY_MAX and raw.isprintable():
+        return raw
+    # NUL and lone surrogates are not storable text: hashed (surrogatepass keeps them distinct), never kept.
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+    prefix = "".join(char for char in raw[: LOCK_KEY_MAX - _LOCK_KEY_DIGEST - 1] if char.isprintable())
+    return f"{prefix}#{digest}"
+
+
+def event_lock_keys(event: WebhookEvent) -> tuple[str, ...]:
+    """The resources an event changes: events sharing a key never run at the same time.
+
+    Shipments and refunds change their order, address events their customer. A cart's conversion
+    changes its cart and its order's customer (both close or convert the cart's Lead), so it holds
+    the cart and the order. Every key fits the ``ResourceLock`` column (``lock_key_bound``).
     """
     data = (event.body or {}).get("data") if isinstance(event.body, dict) else None
     data = data if isinstance(data, dict) else {}
+    own = lock_key_bound(f"{event.resource_type}:{event.resource_id}")
     if event.scope.startswith("store/shipment/") and data.get("orderId"):
-        return f"order:{data['orderId']}"
+        return (lock_key_bound(f"order:{data['orderId']}"),)
     address = data.get("address")
     if isinstance(address, dict) and address.get("customer_id"):
-        return f"customer:{address['customer_id']}"
-    return f"{event.resource_type}:{event.resource_id}"[:100]
+        return (lock_key_bound(f"customer:{address['customer_id']}"),)
+    if event.scope == "store/cart/converted" and data.get("orderId"):
+        return (own, lock_key_bound(f"order:{data['orderId']}"))
+    return (own,)
 
 
 def _lock_row(*, store_id: int, key: str) -> int:
@@ -461,24 +689,25 @@ def _lock_row(*, store_id: int, key: str) -> int:
     return lock.pk
 
 
-def _lock_hold(lock_id: int) -> None:
-    """Inside a transaction: wait for, then hold, the resource's row lock until commit."""
-    list(ResourceLock.objects.select_for_update().filter(pk=lock_id).values_list("pk", flat=True))
+def _lock_hold(lock_ids: tuple[int, ...]) -> None:
+    """Inside a transaction: wait for, then hold, the resources' row locks until commit (in id order,
+    so two events sharing two resources cannot deadlock)."""
+    rows = ResourceLock.objects.select_for_update().filter(pk__in=lock_ids).order_by("pk")
+    list(rows.values_list("pk", flat=True))
 
 
-def _resource_busy(*, event: WebhookEvent, key: str, now: datetime) -> bool:
+def _resource_busy(*, event: WebhookEvent, keys: tuple[str, ...], now: datetime) -> bool:
     since = now - timedelta(seconds=settings.WEBHOOK_STALE_SECONDS)
     running = webhook_events_running(store_id=event.store_id, since=since, exclude_id=event.pk)
-    return any(
-        event_lock_key(other) == key for other in running.only("id", "scope", "body", "resource_type", "resource_id")
-    )
+    fields = ("id", "scope", "body", "resource_type", "resource_id")
+    return any(set(event_lock_keys(other)) & set(keys) for other in running.only(*fields))
 
 
 @dataclass
 class _Claim:
     event: WebhookEvent
-    key: str
-    lock_id: int
+    keys: tuple[str, ...]
+    lock_ids: tuple[int, ...]
 
 
 def _claimable(now: datetime) -> Q:
@@ -495,31 +724,46 @@ def _event_claim(event_id: int) -> _Claim | None:
     event = WebhookEvent.objects.select_related("store").filter(pk=event_id).first()
     if event is None or event.status not in (Status.PENDING, Status.FAILED, Status.PROCESSING):
         return None
-    key = event_lock_key(event)
-    lock_id = _lock_row(store_id=event.store_id, key=key)
+    keys = event_lock_keys(event)
+    lock_ids = tuple(sorted(_lock_row(store_id=event.store_id, key=key) for key in keys))
+    expired = 0
     with transaction.atomic():
-        _lock_hold(lock_id)
+        _lock_hold(lock_ids)
         now = timezone.now()
         claimable = WebhookEvent.objects.filter(_claimable(now), pk=event_id)
-        if not claimable.exists():
+        current = claimable.values_list("status", "attempts").first()
+        if current is None:
             return None
-        if _resource_busy(event=event, key=key, now=now):
+        status, attempts = current
+        if status == Status.PROCESSING and attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            # Every attempt's worker died or timed out (the event may be what kills it): no more takeovers.
+            expired = claimable.filter(attempts=attempts).update(
+                status=Status.DEAD, finished_at=now, next_attempt_at=None, **_error_fields(LEASE_EXPIRED)
+            )
+        elif _resource_busy(event=event, keys=keys, now=now):
             # Wait: the event holding the resource queues this one when it finishes; the
             # re-queue time keeps the sweep from queueing it again meanwhile.
             WebhookEvent.objects.filter(pk=event_id, status=Status.PENDING).update(
                 next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_REQUEUE_SECONDS)
             )
-            logger.info("Event %s waits: resource %s is being processed", event_id, key)
+            logger.info("Event %s waits: resource %s is being processed", event_id, ", ".join(keys))
             return None
-        claimable.update(
-            status=Status.PROCESSING,
-            started_at=now,
-            finished_at=None,
-            next_attempt_at=None,
-            attempts=F("attempts") + 1,
-        )
+        else:
+            claimable.update(
+                status=Status.PROCESSING,
+                started_at=now,
+                finished_at=None,
+                next_attempt_at=None,
+                attempts=F("attempts") + 1,
+            )
     event.refresh_from_db()
-    return _Claim(event, key, lock_id)
+    claim = _Claim(event, keys, lock_ids)
+    if expired:
+        logger.warning("Event %s is dead: its lease expired on each of %s attempts", event.pk, event.attempts)
+        _waiters_release(claim)
+        _failure_audit(event, LEASE_EXPIRED, status=Status.DEAD, due=None, stage="lease")
+        return None
+    return claim
 
 
 @dataclass(frozen=True)
@@ -533,9 +777,14 @@ class ErrorInfo:
     retry_after_seconds: float | None = None
 
 
+def _storable(text: str) -> str:
+    """Text every database column can hold: an exception may quote a body's NUL or lone surrogate."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def error_classify(error: BaseException) -> ErrorInfo:
     """Transient (retry later) or permanent (fix first), with the code worth showing."""
-    message = redact(str(error) or type(error).__name__)[:ERROR_MESSAGE_MAX]
+    message = _storable(redact(str(error) or type(error).__name__))[:ERROR_MESSAGE_MAX]
     name = type(error).__name__
     if isinstance(error, SalesforceError):
         return ErrorInfo(name, message, error.code, error.transient)
@@ -547,6 +796,28 @@ def error_classify(error: BaseException) -> ErrorInfo:
     if isinstance(error, OperationalError):  # e.g. "database is locked", a dropped connection
         return ErrorInfo(name, message, "DATABASE", True)
     return ErrorInfo(name, message, "", False)
+
+
+# The worker running the event died or timed out on every attempt (recorded when the lease is taken over).
+LEASE_EXPIRED = ErrorInfo(
+    "LeaseExpired", "The worker stopped (killed or timed out) before the event finished", "LEASE_EXPIRED", True
+)
+
+
+def _error_fields(failure: ErrorInfo) -> dict[str, str]:
+    return {
+        "last_error_type": failure.type[:100],
+        "last_error_message": failure.message,
+        "last_error_code": failure.code[:100],
+    }
+
+
+def failure_outcome(failure: ErrorInfo, *, attempts: int, now: datetime) -> tuple[str, datetime | None]:
+    """The status after a failed attempt, and when to retry: transient failures until attempts run out."""
+    if failure.transient and attempts < settings.WEBHOOK_MAX_ATTEMPTS:
+        delay = retry_delay_seconds(attempt=attempts, retry_after_seconds=failure.retry_after_seconds)
+        return Status.FAILED, now + timedelta(seconds=delay)
+    return (Status.DEAD if failure.transient else Status.FAILED), None
 
 
 def retry_delay_seconds(*, attempt: int, retry_after_seconds: float | None = None) -> float:
@@ -566,7 +837,7 @@ def _finish(claim: _Claim, *, fields: dict[str, Any], audit: dict[str, Any] | No
 
     event = claim.event
     with transaction.atomic():
-        _lock_hold(claim.lock_id)
+        _lock_hold(claim.lock_ids)
         written = WebhookEvent.objects.filter(
             pk=event.pk, status=Status.PROCESSING, started_at=event.started_at
         ).update(**fields)
@@ -589,7 +860,7 @@ def _waiters_release(claim: _Claim) -> None:
     waiting = webhook_events_waiting(store_id=claim.event.store_id, now=now, exclude_id=claim.event.pk)
     fields = ("id", "scope", "body", "resource_type", "resource_id")
     for other in waiting.only(*fields)[:WAITERS_BATCH]:
-        if event_lock_key(other) == claim.key:
+        if set(event_lock_keys(other)) & set(claim.keys):
             _task_enqueue_safely(other.pk)
 
 
@@ -604,11 +875,92 @@ def _task_enqueue_safely(event_id: int) -> None:
 # Salesforce fields are listed on the event's entry.
 @salesforce_truncations_collected()
 def webhook_event_process(*, event_id: int) -> None:
-    """Run the event's handler once: claim it, sync, and record the outcome (row and audit log)."""
+    """Run the event's handler once: claim it, sync, and record the outcome (row and audit log).
+
+    Whatever raises — the claim (lock rows, a malformed body), the handler lookup, recording the
+    outcome — is a failed attempt like a handler's error: counted, recorded, audited, so no event
+    is re-queued for ever.
+    """
     handlers_load()
-    claim = _event_claim(event_id)
+    try:
+        claim = _event_claim(event_id)
+    except Exception as error:
+        _event_fail(event_id=event_id, error=error, claim=None)
+        return
     if claim is None:
         return
+    try:
+        _event_run(claim)
+    except Exception as error:
+        _event_fail(event_id=event_id, error=error, claim=claim)
+
+
+def _event_fail(*, event_id: int, error: Exception, claim: _Claim | None) -> None:
+    """Record an exception raised outside the handler as a failed attempt (``claim`` None: before the claim).
+
+    The row is updated by id with conditions only, without decoding its body again; an event finished,
+    or running under another worker's lease meanwhile, is left alone.
+    """
+    logger.exception("Processing webhook event %s raised outside its handler", event_id)
+    failure = error_classify(error)
+    now = timezone.now()
+    with transaction.atomic():
+        if claim is None:
+            rows = WebhookEvent.objects.filter(_claimable(now), pk=event_id)
+            counted = rows.values_list("attempts", flat=True).first()
+            if counted is None:
+                return
+            rows, attempts = rows.filter(attempts=counted), counted + 1
+        else:
+            rows = WebhookEvent.objects.filter(pk=event_id, status=Status.PROCESSING, started_at=claim.event.started_at)
+            attempts = claim.event.attempts
+        status, due = failure_outcome(failure, attempts=attempts, now=now)
+        written = rows.update(
+            status=status, attempts=attempts, next_attempt_at=due, finished_at=now, **_error_fields(failure)
+        )
+        if written and due is not None:
+            _retry_schedule(event_id=event_id, attempt=attempts, due=due)
+    if not written:
+        return
+    logger.warning("Event %s attempt %s %s: %s", event_id, attempts, status, failure.message)
+    if claim is not None:
+        _waiters_release(claim)
+    event = WebhookEvent.objects.select_related("store").defer("body", "headers").filter(pk=event_id).first()
+    if event is not None:
+        stage = "claim" if claim is None else "processing"
+        _failure_audit(event, failure, status=status, due=due, stage=stage)
+
+
+def _failure_audit(event: WebhookEvent, failure: ErrorInfo, *, status: str, due: datetime | None, stage: str) -> None:
+    """The audit entry of a failure outside the handler (never raises: the status is already safe)."""
+    from audit.services import audit_record
+
+    details: dict[str, Any] = {
+        "transient": failure.transient,
+        "error_type": failure.type,
+        "event_status": status,
+        "stage": stage,
+    }
+    if due is not None:
+        details["next_attempt_at"] = due.isoformat()
+    try:
+        audit_record(
+            operation=scope_operation(event.scope),
+            store=event.store,
+            event=event,
+            attempt=event.attempts,
+            bigcommerce_id=event.resource_id,
+            status="failed",
+            error=failure.message,
+            error_code=failure.code,
+            details=details,
+        )
+    except Exception:
+        logger.exception("Could not write the audit entry of event %s", event.pk)
+
+
+def _event_run(claim: _Claim) -> None:
+    """Dispatch a claimed event to its handler and record the outcome."""
     event = claim.event
     handler = handler_for(event.scope)
     started = time.monotonic()
@@ -623,7 +975,7 @@ def webhook_event_process(*, event_id: int) -> None:
         try:
             result = handler(event)
         except SkipEvent as skip:
-            skipped = redact(str(skip))[:ERROR_MESSAGE_MAX] or "nothing to do"
+            skipped = _storable(redact(str(skip)))[:ERROR_MESSAGE_MAX] or "nothing to do"
         except Exception as error:
             failure = error_classify(error)
             if not isinstance(error, SalesforceError | BigCommerceError | requests.RequestException):
@@ -672,19 +1024,11 @@ def webhook_event_process(*, event_id: int) -> None:
             },
         )
         return
-    error_fields = {
-        "last_error_type": failure.type[:100],
-        "last_error_message": failure.message,
-        "last_error_code": failure.code[:100],
-    }
+    error_fields = _error_fields(failure)
     details: dict[str, Any] = {"transient": failure.transient, "error_type": failure.type}
-    if failure.transient and event.attempts < settings.WEBHOOK_MAX_ATTEMPTS:
-        delay = retry_delay_seconds(attempt=event.attempts, retry_after_seconds=failure.retry_after_seconds)
-        due = now() + timedelta(seconds=delay)
-        status, details["next_attempt_at"] = Status.FAILED, due.isoformat()
-    else:
-        due = None
-        status = Status.DEAD if failure.transient else Status.FAILED
+    status, due = failure_outcome(failure, attempts=event.attempts, now=now())
+    if due is not None:
+        details["next_attempt_at"] = due.isoformat()
     details["event_status"] = status
     logger.warning("Event %s (%s) attempt %s %s: %s", event.pk, event.scope, event.attempts, status, failure.message)
     _finish(

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from sync.models import Store
+from sync import handlers
+from sync.models import Store, WebhookEvent
+from sync.services.webhooks import webhook_event_process, webhook_event_receive
 
 HEADER_SECRET = "header-secret-0123456789"
 HMAC_SECRET = "legacy-hmac-secret-0123456789"
@@ -73,3 +75,50 @@ def salesforce_settings(salesforce_wired):
 def sandbox_store(sandbox_store_make) -> Store:
     """The b2s Store of the BigCommerce stand-in's default store, trusting its CA."""
     return sandbox_store_make(webhook_secret=HEADER_SECRET)
+
+
+@pytest.fixture
+def receive(sandbox_store, django_capture_on_commit_callbacks):
+    """Receive a callback through the real service (tasks land in OrmQ)."""
+
+    def run(scope: str, resource_id, **overrides) -> WebhookEvent:
+        payload = callback(sandbox_store, scope=scope, resource_id=resource_id, **overrides)
+        with django_capture_on_commit_callbacks(execute=True):
+            result = webhook_event_receive(
+                store_hash=sandbox_store.store_hash,
+                body=encode(payload),
+                headers={"X-B2S-Webhook-Secret": HEADER_SECRET},
+            )
+        assert result.status_code == 200, result
+        return WebhookEvent.objects.get(pk=result.event_id)
+
+    return run
+
+
+@pytest.fixture
+def process(django_capture_on_commit_callbacks):
+    """Process an event and run what it deferred to commit (retry scheduling)."""
+
+    def run(event: WebhookEvent) -> WebhookEvent:
+        with django_capture_on_commit_callbacks(execute=True):
+            webhook_event_process(event_id=event.pk)
+        event.refresh_from_db()
+        return event
+
+    return run
+
+
+@pytest.fixture
+def test_handler():
+    """Register handlers for test scopes; removed afterwards."""
+    added: list[str] = []
+
+    def register(scope: str, function):
+        handlers.handlers_load()
+        handlers.handler_register(scope)(function)
+        added.append(scope)
+        return function
+
+    yield register
+    for scope in added:
+        handlers.HANDLERS.pop(scope, None)

@@ -15,7 +15,6 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from audit.models import AuditLog
-from sync import handlers
 from sync.bigcommerce import BigCommerceError
 from sync.handlers import HandlerResult, SkipEvent
 from sync.models import FeatureFlag, WebhookEvent
@@ -25,64 +24,15 @@ from sync.services.webhooks import (
     error_classify,
     retry_delay_seconds,
     webhook_event_process,
-    webhook_event_receive,
     webhook_events_replay,
     webhook_events_sweep,
 )
-from tests.intake.conftest import HEADER_SECRET, callback, encode
 
 pytestmark = pytest.mark.django_db
 
 
 def queued() -> list[int]:
     return [row.task["args"][0] for row in OrmQ.objects.all() if row.task["func"] == PROCESS_TASK]
-
-
-@pytest.fixture
-def receive(sandbox_store, django_capture_on_commit_callbacks):
-    """Receive a callback through the real service (tasks land in OrmQ)."""
-
-    def run(scope: str, resource_id, **overrides) -> WebhookEvent:
-        payload = callback(sandbox_store, scope=scope, resource_id=resource_id, **overrides)
-        with django_capture_on_commit_callbacks(execute=True):
-            result = webhook_event_receive(
-                store_hash=sandbox_store.store_hash,
-                body=encode(payload),
-                headers={"X-B2S-Webhook-Secret": HEADER_SECRET},
-            )
-        assert result.status_code == 200, result
-        return WebhookEvent.objects.get(pk=result.event_id)
-
-    return run
-
-
-@pytest.fixture
-def process(django_capture_on_commit_callbacks):
-    """Process an event and run what it deferred to commit (retry scheduling)."""
-
-    def run(event: WebhookEvent) -> WebhookEvent:
-        with django_capture_on_commit_callbacks(execute=True):
-            webhook_event_process(event_id=event.pk)
-        event.refresh_from_db()
-        return event
-
-    return run
-
-
-@pytest.fixture
-def test_handler():
-    """Register handlers for test scopes; removed afterwards."""
-    added: list[str] = []
-
-    def register(scope: str, function):
-        handlers.handlers_load()
-        handlers.handler_register(scope)(function)
-        added.append(scope)
-        return function
-
-    yield register
-    for scope in added:
-        handlers.HANDLERS.pop(scope, None)
 
 
 @pytest.fixture
@@ -329,13 +279,14 @@ def test_events_about_one_resource_never_run_together(sandbox_store, receive, pr
 
 
 def test_a_shipment_locks_its_order(sandbox_store, receive):
-    from sync.services.webhooks import event_lock_key
+    from sync.services.webhooks import event_lock_keys
 
     shipment = receive("store/shipment/created", 12, data={"type": "shipment", "id": 12, "orderId": 251})
     refund = receive("store/order/refund/created", 251, data={"type": "order", "id": 251, "refund": {"refund_id": 3}})
     cart = receive("store/cart/converted", "d300", data={"type": "cart", "id": "d300", "orderId": 252})
-    assert event_lock_key(shipment) == event_lock_key(refund) == "order:251"
-    assert event_lock_key(cart) == "cart:d300"
+    assert event_lock_keys(shipment) == event_lock_keys(refund) == ("order:251",)
+    # A conversion holds its cart and its order: the order's sync and the conversion both touch the cart's Lead.
+    assert event_lock_keys(cart) == ("cart:d300", "order:252")
 
 
 class WorkerKilled(BaseException):
@@ -445,3 +396,22 @@ def test_backoff_grows_with_jitter_and_honours_retry_after(settings):
         assert all(low <= delay <= high for delay in delays)
         assert len(delays) > 1  # jittered
     assert retry_delay_seconds(attempt=1, retry_after_seconds=45) == 45
+
+
+def test_a_cart_conversion_waits_for_its_order(sandbox_store, receive, process, test_handler):
+    """The order's sync and the cart's conversion both touch the cart's Lead: never together."""
+    state: dict[str, WebhookEvent] = {}
+    seen: list[str] = []
+
+    def order_sync(event):
+        webhook_event_process(event_id=state["conversion"].pk)
+        seen.append(WebhookEvent.objects.get(pk=state["conversion"].pk).status)
+        return HandlerResult("ORDER_SYNC", event.resource_id)
+
+    test_handler("store/test/order", order_sync)
+    order = receive("store/test/order", 252, data={"type": "order", "id": 252})
+    state["conversion"] = receive("store/cart/converted", "d300", data={"type": "cart", "id": "d300", "orderId": 252})
+    OrmQ.objects.all().delete()
+    process(order)
+    assert seen == ["pending"]  # the conversion did not start while the order synced
+    assert queued() == [state["conversion"].pk]  # handed on when the order finished

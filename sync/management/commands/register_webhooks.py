@@ -26,7 +26,8 @@ class Command(BaseCommand):
     help = (
         "Create or update exactly one BigCommerce webhook per scope b2s handles, pointing at "
         "{base-url}/webhooks/bigcommerce/{store_hash}/ with the store's authentication header; reactivate "
-        "deactivated hooks and remove b2s hooks for scopes no longer handled. Idempotent."
+        "deactivated hooks and remove b2s hooks for scopes no longer handled. Idempotent. Run it after rotating a "
+        "store's webhook secret: hooks still carrying the old secret are updated to the new one."
     )
 
     def add_arguments(self, parser: Any) -> None:

@@ -980,7 +980,8 @@ def _order_record(
         )
         if not unchanged:
             keep = set(graph.kept_items) | set(graph.item_refs)
-            SyncedOrderItem.objects.filter(store=store, order=row).exclude(order_product_id__in=keep).delete()
+            # By the order alone: its index finds the lines (with the store too, a planner may scan the store's lines).
+            SyncedOrderItem.objects.filter(order=row).exclude(order_product_id__in=keep).delete()
             for line_id, (reference, key, digest) in graph.item_refs.items():
                 item_id = _resolved(f"@{{{reference}.id}}", bodies)
                 touched.append(item_id)

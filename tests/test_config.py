@@ -181,3 +181,14 @@ def test_store_is_created_from_environment_once(monkeypatch):
     store = Store.objects.get(store_hash="envstore")
     assert store.access_token == "edited-in-admin"
     assert store.webhook_secret == "env-hook-1"
+
+
+def test_deleting_order_lines_stays_one_statement():
+    """The configuration receivers listen to the configuration models only: Django keeps its fast delete
+    (one DELETE, no row-by-row signals) for everything else, order lines included."""
+    from django.db.models.deletion import Collector
+
+    from sync.models import FieldMapping, SyncedOrderItem
+
+    assert Collector(using="default").can_fast_delete(SyncedOrderItem.objects.all())
+    assert not Collector(using="default").can_fast_delete(FieldMapping.objects.all())  # its receiver bumps the version

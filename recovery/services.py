@@ -54,7 +54,6 @@ from sync.salesforce import (
     SalesforceError,
     salesforce_calls_counted,
     salesforce_client,
-    salesforce_data_path,
     soql_quote,
 )
 
@@ -92,10 +91,6 @@ GONE_CODES = frozenset({"NOT_FOUND", "ENTITY_IS_DELETED", "INVALID_CROSS_REFEREN
 
 
 # -- small helpers -------------------------------------------------------------------------------
-def _url(client: SalesforceClient, path: str) -> str:
-    return salesforce_data_path(path, version=client.api_version)
-
-
 def _guest_document(email: str) -> dict[str, Any]:
     """A mapping document for a guest known only by the cart's email."""
     return {
@@ -260,9 +255,9 @@ def _task_subrequest(
     if task_id:
         if plan.reopen:
             body["Status"] = TASK_OPEN_STATUS
-        return {"method": "PATCH", "url": _url(client, f"sobjects/Task/{task_id}"), "referenceId": "task", "body": body}
+        return {"method": "PATCH", "url": client.url(f"sobjects/Task/{task_id}"), "referenceId": "task", "body": body}
     body["Status"] = TASK_OPEN_STATUS
-    return {"method": "POST", "url": _url(client, "sobjects/Task/"), "referenceId": "task", "body": body}
+    return {"method": "POST", "url": client.url("sobjects/Task/"), "referenceId": "task", "body": body}
 
 
 def _abandonment_subrequests(client: SalesforceClient, plan: _Abandonment, *, task_id: str) -> list[dict]:
@@ -284,7 +279,7 @@ def _abandonment_subrequests(client: SalesforceClient, plan: _Abandonment, *, ta
         subrequests.append(
             {
                 "method": "PATCH",
-                "url": _url(client, f"sobjects/Opportunity/Cart_ID__c/{key}"),
+                "url": client.url(f"sobjects/Opportunity/Cart_ID__c/{key}"),
                 "referenceId": "opportunity",
                 "body": _opportunity_body(plan, days=days),
             }
@@ -293,13 +288,13 @@ def _abandonment_subrequests(client: SalesforceClient, plan: _Abandonment, *, ta
         # The shopper's Lead (found by email, or an earlier cart's): it takes this cart, keeping its person.
         body = {name: value for name, value in _lead_body(plan, days=days).items() if name not in LEAD_PERSON_FIELDS}
         body["AbandonedCartId__c"] = plan.key
-        url = _url(client, f"sobjects/Lead/Id/{plan.lead_id}")
+        url = client.url(f"sobjects/Lead/Id/{plan.lead_id}")
         subrequests.append({"method": "PATCH", "url": url, "referenceId": "lead", "body": body})
     elif not plan.to_contact:
         subrequests.append(
             {
                 "method": "PATCH",
-                "url": _url(client, f"sobjects/Lead/AbandonedCartId__c/{key}"),
+                "url": client.url(f"sobjects/Lead/AbandonedCartId__c/{key}"),
                 "referenceId": "lead",
                 "body": _lead_body(plan, days=days),
             }
@@ -315,7 +310,7 @@ def _abandonment_subrequests(client: SalesforceClient, plan: _Abandonment, *, ta
         subrequests.append(
             {
                 "method": "POST",
-                "url": _url(client, f"sobjects/{CART_EVENT}/"),
+                "url": client.url(f"sobjects/{CART_EVENT}/"),
                 "referenceId": "event",
                 "body": {
                     "EventType__c": "Abandoned",
@@ -620,7 +615,7 @@ def _lead_close(
     if not convert:
         # Never a converted status here: a real org refuses one set by a plain update.
         lead_body["Status"] = config.setting(LEAD_CLOSED_STATUS_SETTING)
-    lead = {"method": "PATCH", "url": _url(client, f"sobjects/Lead/{local.lead_id}"), "referenceId": "lead"}
+    lead = {"method": "PATCH", "url": client.url(f"sobjects/Lead/{local.lead_id}"), "referenceId": "lead"}
     composite = [*(customer.subrequests if customer else ()), {**lead, "body": lead_body}, *subrequests]
     responses, already = _conversion_send(client, composite)
     if customer is None:
@@ -689,7 +684,7 @@ def cart_conversion_sync(*, store: Store, cart_id: str, order_id: int, converted
         task.append(
             {
                 "method": "PATCH",
-                "url": _url(client, f"sobjects/Task/{local.task_id}"),
+                "url": client.url(f"sobjects/Task/{local.task_id}"),
                 "referenceId": "task",
                 "body": {"Status": TASK_DONE_STATUS},
             }
@@ -709,7 +704,7 @@ def cart_conversion_sync(*, store: Store, cart_id: str, order_id: int, converted
         note = _conversion_note(order_id=order_id, salesforce_order_id=salesforce_order_id)
         opportunity = {
             "method": "PATCH",
-            "url": _url(client, f"sobjects/Opportunity/{local.opportunity_id}"),
+            "url": client.url(f"sobjects/Opportunity/{local.opportunity_id}"),
             "referenceId": "opportunity",
             "body": {
                 "StageName": OPPORTUNITY_WON_STAGE,

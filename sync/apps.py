@@ -6,4 +6,4 @@ class SyncConfig(AppConfig):
     verbose_name = "Sync and configuration"
 
     def ready(self) -> None:
-        from sync import signals  # noqa: F401  (connects configuration invalidation)
+        from sync import checks, signals  # noqa: F401  (registers the checks, connects configuration invalidation)

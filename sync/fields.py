@@ -17,7 +17,6 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core import checks
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
@@ -103,30 +102,3 @@ class EncryptedTextField(models.TextField):
     def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)  # str() of an UnreadableSecret raises: never written back
         return secret_encrypt(value) if value else value
-
-
-@checks.register(checks.Tags.database)
-def secrets_readable_check(databases: list[str] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Every stored secret opens with a configured key (runs with ``migrate`` and ``check --database``).
-
-    Skipped until the migration that encrypts the secrets is applied (before it they are plain text).
-    """
-    from django.db import DatabaseError, connections
-    from django.db.migrations.recorder import MigrationRecorder
-
-    from sync.models import Store
-
-    errors: list[checks.CheckMessage] = []
-    for alias in databases or []:
-        try:
-            if ("sync", ENCRYPTING_MIGRATION) not in MigrationRecorder(connections[alias]).applied_migrations():
-                continue
-            for store in Store.objects.using(alias).order_by("pk"):
-                for name in Store.ENCRYPTED_FIELDS:
-                    try:
-                        getattr(store, name)
-                    except SecretUndecryptable as error:
-                        errors.append(checks.Error(str(error), hint=f"Set {KEYS_ENV}.", id="sync.E010"))
-        except DatabaseError:  # no database yet: migrate creates it
-            continue
-    return errors

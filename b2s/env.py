@@ -6,11 +6,14 @@ re-importing the settings module.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 # Values that must never protect a production deployment.
@@ -47,11 +50,6 @@ def field_encryption_keys_resolve(*, keys: list[str], secret_key: str, local: bo
     derived from the secret key, so ``make run`` and the tests need no setup; anywhere else a missing
     or malformed key stops start-up.
     """
-    import base64
-    import hashlib
-
-    from cryptography.fernet import Fernet
-
     keys = [key.strip() for key in keys if key.strip()]
     if not keys:
         if not local:

@@ -62,6 +62,7 @@ from analytics.services import (
     account_fields_settle,
     customer_account_fields,
     ledger_order_record,
+    ledger_orders_record,
 )
 from audit.services import audit_record
 from sync.bigcommerce import BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client, money
@@ -957,39 +958,54 @@ def _order_record(
             account_id=account_sf_id,
             contact_id=contact_sf_id,
         )
-        row, _ = SyncedOrder.objects.update_or_create(
-            store=store,
-            order_id=prepared.order_id,
-            defaults={
-                "salesforce_id": order_sf_id,
-                "account_key": prepared.identity.key,
-                "account_id": account_sf_id,
-                "sf_status": graph.target_status,
-                "bc_status_id": prepared.ledger.status_id,
-                "grand_total": prepared.ledger.gross_total,
-                "order_date": prepared.ledger.order_date,
-                "currency": prepared.ledger.currency,
-                "archived": prepared.archived,
-                "created_event_sent": bool(synced and synced.created_event_sent) or "Created" in graph.events,
-                "shipped_quantity": prepared.shipped_quantity,
-                "shipment_fields": prepared.shipments,
-                "fingerprint": graph.fingerprint,
-                # When Salesforce was last written (backfill tells live syncs from its own by it).
-                **({} if unchanged and synced is not None else {"synced_at": timezone.now()}),
-            },
+        defaults = {
+            "salesforce_id": order_sf_id,
+            "account_key": prepared.identity.key,
+            "account_id": account_sf_id,
+            "sf_status": graph.target_status,
+            "bc_status_id": prepared.ledger.status_id,
+            "grand_total": prepared.ledger.gross_total,
+            "order_date": prepared.ledger.order_date,
+            "currency": prepared.ledger.currency,
+            "archived": prepared.archived,
+            "created_event_sent": bool(synced and synced.created_event_sent) or "Created" in graph.events,
+            "shipped_quantity": prepared.shipped_quantity,
+            "shipment_fields": prepared.shipments,
+            "fingerprint": graph.fingerprint,
+            # When Salesforce was last written (backfill tells live syncs from its own by it).
+            **({} if unchanged and synced is not None else {"synced_at": timezone.now()}),
+        }
+        row = SyncedOrder(store=store, order_id=prepared.order_id, **defaults)
+        # One INSERT .. ON CONFLICT DO UPDATE .. RETURNING id: update_or_create costs a locking read,
+        # a savepoint, a write and a release (half of a backfill's statements were savepoints).
+        SyncedOrder.objects.bulk_create(
+            [row], update_conflicts=True, unique_fields=["store", "order_id"], update_fields=list(defaults)
         )
         if not unchanged:
             keep = set(graph.kept_items) | set(graph.item_refs)
             # By the order alone: its index finds the lines (with the store too, a planner may scan the store's lines).
             SyncedOrderItem.objects.filter(order=row).exclude(order_product_id__in=keep).delete()
+            items = []
             for line_id, (reference, key, digest) in graph.item_refs.items():
                 item_id = _resolved(f"@{{{reference}.id}}", bodies)
                 touched.append(item_id)
-                SyncedOrderItem.objects.update_or_create(
-                    store=store,
-                    order_product_id=line_id,
-                    defaults={"order": row, "salesforce_id": item_id, "product_key": key, "fingerprint": digest},
+                items.append(
+                    SyncedOrderItem(
+                        store=store,
+                        order=row,
+                        order_product_id=line_id,
+                        salesforce_id=item_id,
+                        product_key=key,
+                        fingerprint=digest,
+                    )
                 )
+            # All the order's lines in one upsert (a line moved from another order follows this one).
+            SyncedOrderItem.objects.bulk_create(
+                items,
+                update_conflicts=True,
+                unique_fields=["store", "order_product_id"],
+                update_fields=["order", "salesforce_id", "product_key", "fingerprint"],
+            )
         details = {
             **details,
             "scope": prepared.event_scope,
@@ -1489,8 +1505,10 @@ def _batch_account_extras(store: Store, prepared: list[PreparedOrder], pending: 
     elsewhere included. Graphs run in order, so one graph per customer carries the analytics fields
     (and is the one ``_order_record`` settles).
     """
-    for entry in prepared:
-        _ledger_stage(store, entry)
+    # One transaction and a few statements for the whole batch (not a lock and an upsert per order).
+    changed = ledger_orders_record(store=store, orders=[(entry.identity.key, entry.ledger) for entry in prepared])
+    for entry, entry_changed in zip(prepared, changed, strict=True):
+        entry.ledger_changed = entry_changed
     last_graph: dict[str, OrderGraph] = {}
     for graph in pending:
         last_graph[graph.prepared.identity.key] = graph

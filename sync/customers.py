@@ -34,7 +34,14 @@ from sync.config import config
 from sync.handlers import HandlerResult, SkipEvent, SyncResult, handler_register
 from sync.mapping import mappings_apply
 from sync.models import CustomerLink
-from sync.salesforce import SalesforceError, error_from_body, salesforce_client, salesforce_data_path, soql_quote
+from sync.salesforce import (
+    SalesforceError,
+    chunks_bounded,
+    error_from_body,
+    salesforce_client,
+    salesforce_data_path,
+    soql_quote,
+)
 
 if TYPE_CHECKING:
     from sync.models import Store, WebhookEvent
@@ -314,17 +321,13 @@ def _match_soql(rule: str, emails: list[str], person_accounts: bool) -> str:
 def _email_chunks(emails: list[str]) -> Iterable[list[str]]:
     """The emails in IN-list chunks: at most ``MATCH_CHUNK`` of them, and a bounded URL length (an email may
     be 254 characters)."""
-    chunk: list[str] = []
-    size = 0
-    for email in emails:
-        length = len(quote(soql_quote(email), safe="")) + 3  # ", " between literals
-        if chunk and (len(chunk) >= MATCH_CHUNK or size + length > MATCH_CHUNK_URL_CHARS):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(email)
-        size += length
-    if chunk:
-        yield chunk
+    # Each literal's length in the query string, with the ", " between literals.
+    return chunks_bounded(
+        emails,
+        max_items=MATCH_CHUNK,
+        max_weight=MATCH_CHUNK_URL_CHARS,
+        weight=lambda email: len(quote(soql_quote(email), safe="")) + 3,
+    )
 
 
 def _person_accounts(client: SalesforceClient) -> bool:

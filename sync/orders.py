@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
@@ -96,7 +96,14 @@ from sync.order_documents import (
     shipment_fields,
     shipped_quantity,
 )
-from sync.salesforce import SalesforceError, graph_error, salesforce_calls_counted, salesforce_client, soql_quote
+from sync.salesforce import (
+    SalesforceError,
+    chunks_bounded,
+    graph_error,
+    salesforce_calls_counted,
+    salesforce_client,
+    soql_quote,
+)
 
 if TYPE_CHECKING:
     from sync.models import Store
@@ -1482,19 +1489,9 @@ def _batch_products(
     return entries, failed
 
 
-def _payloads(items: list[Any], size_of: Any) -> Iterable[list[Any]]:
+def _payloads(items: list[Any], size_of: Callable[[Any], int]) -> Iterable[list[Any]]:
     """Group graphs into requests within Salesforce's per-request limits (75 graphs, 500 nodes)."""
-    chunk: list[Any] = []
-    nodes = 0
-    for item in items:
-        size = size_of(item)
-        if chunk and (len(chunk) >= GRAPHS_PER_REQUEST or nodes + size > NODES_PER_REQUEST):
-            yield chunk
-            chunk, nodes = [], 0
-        chunk.append(item)
-        nodes += size
-    if chunk:
-        yield chunk
+    return chunks_bounded(items, max_items=GRAPHS_PER_REQUEST, max_weight=NODES_PER_REQUEST, weight=size_of)
 
 
 def _batch_account_extras(store: Store, prepared: list[PreparedOrder], pending: list[OrderGraph]) -> None:

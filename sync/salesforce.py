@@ -321,6 +321,23 @@ def soql_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def chunks_bounded(items: list[T], *, max_items: int, max_weight: int, weight: Callable[[T], int]) -> Iterator[list[T]]:
+    """``items`` in order, in chunks of at most ``max_items`` whose weights add up to at most ``max_weight``
+    (a request's limits: records and nodes, or literals and URL length). An item heavier than the bound
+    goes alone."""
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        size = weight(item)
+        if chunk and (len(chunk) >= max_items or total + size > max_weight):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += size
+    if chunk:
+        yield chunk
+
+
 class SalesforceClient:
     """REST access to one org with lazy login, one re-login on expiry, counting and limit tracking."""
 

@@ -188,23 +188,13 @@ ORDER_STATUSES: list[tuple[int, str, str, bool]] = [
 def seed_apply(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing default rows; existing rows (an admin's edits) are left alone."""
     FeatureFlag = apps.get_model("sync", "FeatureFlag")
-    SyncSetting = apps.get_model("sync", "SyncSetting")
-    FieldMapping = apps.get_model("sync", "FieldMapping")
     OrderStatusMapping = apps.get_model("sync", "OrderStatusMapping")
 
     for key, enabled, description in FEATURE_FLAGS:
         FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
     thresholds_seed(apps, THRESHOLDS)
-    for key, value, choices, description in SETTINGS:
-        SyncSetting.objects.get_or_create(
-            key=key, defaults={"value": value, "choices": choices, "description": description}
-        )
-    for sf_object, sf_field, source_path, transform, flag in FIELD_MAPPINGS:
-        FieldMapping.objects.get_or_create(
-            sf_object=sf_object,
-            sf_field=sf_field,
-            defaults={"source_path": source_path, "transform": transform, "feature_flag": flag},
-        )
+    settings_seed(apps, SETTINGS)
+    field_mappings_seed(apps, FIELD_MAPPINGS)
     for status_id, name, sf_status, counts in ORDER_STATUSES:
         OrderStatusMapping.objects.get_or_create(
             bc_status_id=status_id,
@@ -215,14 +205,9 @@ def seed_apply(apps: Any, schema_editor: Any = None) -> None:
 
 def cart_recovery_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing cart recovery mappings and settings; existing rows (an admin's edits) are left alone."""
-    FieldMapping = apps.get_model("sync", "FieldMapping")
-    for sf_object, sf_field, source_path, transform, flag in CART_FIELD_MAPPINGS:
-        FieldMapping.objects.get_or_create(
-            sf_object=sf_object,
-            sf_field=sf_field,
-            defaults={"source_path": source_path, "transform": transform, "feature_flag": flag},
-        )
+    field_mappings_seed(apps, CART_FIELD_MAPPINGS)
     settings_seed(apps, CART_SETTINGS)
+    config_version_seed_bump(apps)
 
 
 def thresholds_seed(apps: Any, rows: list[ThresholdSeed]) -> None:
@@ -281,6 +266,7 @@ CUSTOMER_MATCH_SETTINGS: list[tuple[str, str, str, str]] = [
 def customer_match_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing customer match setting; an admin's edit is left alone."""
     settings_seed(apps, CUSTOMER_MATCH_SETTINGS)
+    config_version_seed_bump(apps)
 
 
 DUPLICATE_RULE_SETTINGS: list[tuple[str, str, str, str]] = [
@@ -297,6 +283,18 @@ DUPLICATE_RULE_SETTINGS: list[tuple[str, str, str, str]] = [
 def duplicate_rule_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing duplicate rule setting; an admin's edit is left alone."""
     settings_seed(apps, DUPLICATE_RULE_SETTINGS)
+    config_version_seed_bump(apps)
+
+
+def field_mappings_seed(apps: Any, rows: list[tuple[str, str, str, str, str]]) -> None:
+    """Create the missing field mappings of ``rows`` (object, field, source, transform, flag); others stay as edited."""
+    FieldMapping = apps.get_model("sync", "FieldMapping")
+    for sf_object, sf_field, source_path, transform, flag in rows:
+        FieldMapping.objects.get_or_create(
+            sf_object=sf_object,
+            sf_field=sf_field,
+            defaults={"source_path": source_path, "transform": transform, "feature_flag": flag},
+        )
 
 
 def settings_seed(apps: Any, rows: list[tuple[str, str, str, str]]) -> None:
@@ -306,7 +304,6 @@ def settings_seed(apps: Any, rows: list[tuple[str, str, str, str]]) -> None:
         SyncSetting.objects.get_or_create(
             key=key, defaults={"value": value, "choices": choices, "description": description}
         )
-    config_version_seed_bump(apps)
 
 
 def seeds_all_apply(apps: Any) -> None:

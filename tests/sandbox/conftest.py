@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -67,3 +68,26 @@ def sandbox_command(tmp_path) -> Iterator[Callable[..., SandboxProcess]]:
         sandbox.process.wait(timeout=10)
         sandbox.process.stdout.close()
         sandbox.process.stderr.close()
+
+
+def draft_order_create(
+    app: Any, *, quantity: int = 1, order_fields: dict | None = None, item_fields: dict | None = None
+) -> dict[str, str]:
+    """A Draft order in the stand-in with one order product (``quantity`` x 10.00): its ids by name
+    (account, entry, order, item), created through the control API."""
+    account = app.record_create("Account", {"Name": "Buyer"})
+    product = app.record_create("Product2", {"Name": "Widget", "IsActive": True})
+    book = app.records("Pricebook2")[0]["Id"]
+    entry = app.record_create(
+        "PricebookEntry", {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 10, "IsActive": True}
+    )
+    order = app.record_create(
+        "Order",
+        {"AccountId": account, "EffectiveDate": "2025-01-15", "Status": "Draft", "Pricebook2Id": book}
+        | (order_fields or {}),
+    )
+    item = app.record_create(
+        "OrderItem",
+        {"OrderId": order, "PricebookEntryId": entry, "Quantity": quantity, "UnitPrice": 10} | (item_fields or {}),
+    )
+    return {"account": account, "entry": entry, "order": order, "item": item}

@@ -11,32 +11,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.sandbox.conftest import draft_order_create
+
 
 @pytest.fixture
 def order(salesforce_sandbox):
     """A Draft order with one order product, and a second account: dict of ids."""
-    app = salesforce_sandbox.app
-    account = app.record_create("Account", {"Name": "Buyer"})
-    other = app.record_create("Account", {"Name": "Other buyer"})
-    product = app.record_create("Product2", {"Name": "Widget", "IsActive": True})
-    book = app.records("Pricebook2")[0]["Id"]
-    entry = app.record_create(
-        "PricebookEntry", {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 10, "IsActive": True}
-    )
-    order_id = app.record_create(
-        "Order",
-        {
-            "AccountId": account,
-            "EffectiveDate": "2025-01-15",
-            "Status": "Draft",
-            "Pricebook2Id": book,
-            "BigCommerceOrderId__c": "100",
-        },
-    )
-    item = app.record_create(
-        "OrderItem", {"OrderId": order_id, "PricebookEntryId": entry, "Quantity": 1, "UnitPrice": 10}
-    )
-    return {"order": order_id, "item": item, "account": account, "other": other}
+    ids = draft_order_create(salesforce_sandbox.app, order_fields={"BigCommerceOrderId__c": "100"})
+    other = salesforce_sandbox.app.record_create("Account", {"Name": "Other buyer"})
+    return {"order": ids["order"], "item": ids["item"], "account": ids["account"], "other": other}
 
 
 def _activate(client, order_id):

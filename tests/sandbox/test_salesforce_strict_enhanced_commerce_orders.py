@@ -8,32 +8,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.sandbox.conftest import draft_order_create
+
 
 @pytest.fixture
 def activated(salesforce_sandbox, salesforce_client):
     """An activated order with one order product (2 x 10.00): dict of ids."""
-    app = salesforce_sandbox.app
-    account = app.record_create("Account", {"Name": "Buyer"})
-    product = app.record_create("Product2", {"Name": "Widget", "IsActive": True})
-    book = app.records("Pricebook2")[0]["Id"]
-    entry = app.record_create(
-        "PricebookEntry", {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 10, "IsActive": True}
-    )
-    order = app.record_create(
-        "Order", {"AccountId": account, "EffectiveDate": "2025-01-15", "Status": "Draft", "Pricebook2Id": book}
-    )
-    item = app.record_create(
-        "OrderItem",
-        {
-            "OrderId": order,
-            "PricebookEntryId": entry,
-            "Quantity": 2,
-            "UnitPrice": 10,
-            "BigCommerceOrderItemId__c": "line-1",
-        },
-    )
+    ids = draft_order_create(salesforce_sandbox.app, quantity=2, item_fields={"BigCommerceOrderItemId__c": "line-1"})
+    order = ids["order"]
     assert salesforce_client.patch(f"sobjects/Order/{order}", json={"Status": "Activated"}).status_code == 204
-    return {"order": order, "item": item, "entry": entry}
+    return {"order": order, "item": ids["item"], "entry": ids["entry"]}
 
 
 def _error(fields):

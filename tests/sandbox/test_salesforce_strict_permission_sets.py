@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.salesforce.schema import USER_PERMISSIONS
+from tests.sandbox.conftest import draft_order_create
 
 METADATA = (
     Path(__file__).resolve().parents[2]
@@ -23,17 +24,8 @@ FIELD_INTEGRITY = "FIELD_INTEGRITY_EXCEPTION"
 @pytest.fixture
 def activated(salesforce_sandbox, salesforce_client):
     """An activated order with one order product: (order id, item id)."""
-    app = salesforce_sandbox.app
-    account = app.record_create("Account", {"Name": "Buyer"})
-    product = app.record_create("Product2", {"Name": "Widget", "IsActive": True})
-    book = app.records("Pricebook2")[0]["Id"]
-    entry = app.record_create(
-        "PricebookEntry", {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 10, "IsActive": True}
-    )
-    order = app.record_create(
-        "Order", {"AccountId": account, "EffectiveDate": "2025-01-15", "Status": "Draft", "Pricebook2Id": book}
-    )
-    item = app.record_create("OrderItem", {"OrderId": order, "PricebookEntryId": entry, "Quantity": 1, "UnitPrice": 10})
+    ids = draft_order_create(salesforce_sandbox.app)
+    order, item = ids["order"], ids["item"]
     answer = salesforce_client.patch(f"sobjects/Order/{order}", json={"Status": "Activated"})
     assert answer.status_code == 204, answer.text
     return order, item

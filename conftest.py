@@ -43,6 +43,14 @@ def _configuration_fresh() -> Iterator[None]:
     config.invalidate()
 
 
+@pytest.fixture(autouse=True)
+def _doorbell_fresh() -> None:
+    """Each test starts as a fresh process would: its first stored event rings for a drain."""
+    from sync.services.webhooks import inbox_doorbell_reset
+
+    inbox_doorbell_reset()
+
+
 @pytest.fixture
 def salesforce_wired(salesforce_sandbox: Any, settings: Any) -> Iterator[Any]:
     """b2s's Salesforce settings pointed at the freshly reset stand-in, with no cached client or ids.

@@ -68,6 +68,12 @@ def audit_record(
     )
 
 
+def sync_outcome_receive(sender: object, **entry: Any) -> None:
+    """The receiver of ``sync.outcomes.sync_outcome``: one audit entry per outcome sent."""
+    entry.pop("signal", None)
+    audit_record(**entry)
+
+
 def audit_log_prune(*, days: int | None = None) -> int:
     """Delete entries older than the retention (``AUDIT_RETENTION_DAYS``); returns how many."""
     keep_days = settings.AUDIT_RETENTION_DAYS if days is None else days

@@ -84,19 +84,34 @@ def database_config(*, url: str | None, base_dir: Path) -> dict[str, Any]:
             "transaction_mode": "IMMEDIATE",
         }
         config["TEST"] = {"NAME": None}
+        # Persistent connections: opening one (and its two PRAGMAs) per request was a large part of a
+        # webhook's cost. SQLite needs no health check (its is_usable() is always true).
+        config.setdefault("CONN_MAX_AGE", 600)
     elif config["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
         config["ENGINE"] = "django.db.backends.postgresql"
         config.setdefault("CONN_MAX_AGE", 60)
-        config["CONN_HEALTH_CHECKS"] = True
+    # No health check per request by default (``?conn_health_checks=true`` turns it on): it is a
+    # ``SELECT 1`` round trip before every request's first query, ~10 % of a webhook's cost, to spare the
+    # one request per thread that meets a connection that died idle. Django closes a connection after an
+    # error that left it unusable, and the webhook view answers such a request once more on a new one.
+    health = config.get("CONN_HEALTH_CHECKS", False)
+    config["CONN_HEALTH_CHECKS"] = health is True or str(health).lower() in ("1", "true", "yes", "on")
     return config
 
 
 def q_cluster_config(
-    *, redis_url: str | None, workers: int, timeout: int, retry: int, name: str = "b2s"
+    *, redis_url: str | None, workers: int, timeout: int, retry: int, name: str = "b2s", max_rss_mb: int = 0
 ) -> dict[str, Any]:
-    """django-q2 settings: the ORM broker by default, Redis when ``REDIS_URL`` is set."""
+    """django-q2 settings: the ORM broker by default, Redis when ``REDIS_URL`` is set.
+
+    ``max_rss_mb`` (``Q_MAX_RSS_MB``): a worker whose peak resident memory reached this many MB is
+    replaced after its task by a fresh one forked from the sentinel (0: never for memory). Besides
+    that, django-q2 replaces each worker after 500 tasks (its ``recycle`` default).
+    """
     if retry <= timeout:
         raise ImproperlyConfigured(f"Q_RETRY ({retry}) must be larger than Q_TIMEOUT ({timeout}).")
+    if max_rss_mb < 0:
+        raise ImproperlyConfigured(f"Q_MAX_RSS_MB ({max_rss_mb}) must be 0 (no limit) or a number of MB.")
     config: dict[str, Any] = {
         "name": name,
         "workers": workers,
@@ -110,6 +125,8 @@ def q_cluster_config(
         "save_limit": 1000,
         "label": "Task queue",
     }
+    if max_rss_mb:
+        config["max_rss"] = max_rss_mb * 1024  # django-q2 counts kB (ru_maxrss)
     if redis_url:
         config["redis"] = redis_url
     else:

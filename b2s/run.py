@@ -5,11 +5,17 @@ BigCommerce, points b2s at them and runs the demo (``b2s.sandbox_demo``). With c
 the service against them and starts nothing of the sandbox. Stop everything with Ctrl-C.
 
 Environment: ``B2S_ADDRESS`` (default 127.0.0.1:8000), ``SANDBOX_SALESFORCE_PORT`` (8443),
-``SANDBOX_BIGCOMMERCE_PORT`` (8444), ``B2S_DEMO_SECONDS`` (how long the demo drives the store, 60).
+``SANDBOX_BIGCOMMERCE_PORT`` (8444), ``B2S_DEMO_SECONDS`` (how long the demo drives the store, 60),
+``B2S_WEB_WORKERS`` (gunicorn workers, 1) and ``B2S_WEB_THREADS`` (threads per worker, 4).
+
+``python -m b2s.run qcluster`` starts the django-q2 cluster alone, lean (see ``qcluster_main``).
 """
 
 from __future__ import annotations
 
+import gc
+import importlib
+import importlib.util
 import os
 import re
 import secrets
@@ -18,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -61,6 +68,107 @@ def spawn(args: list[str], name: str, *, log: Path | None = None) -> subprocess.
     return subprocess.Popen(
         args, cwd=BASE_DIR, text=True, start_new_session=True, stdout=output, stderr=subprocess.STDOUT if log else None
     )
+
+
+def cluster_command() -> list[str]:
+    """The django-q2 cluster as ``make run`` starts it (``bench/memory.py`` measures this same command)."""
+    return [sys.executable, "-m", "b2s.run", "qcluster"]
+
+
+def web_command(address: str) -> list[str]:
+    """The web server as ``make run`` starts it (``bench/memory.py`` measures this same command).
+
+    gunicorn, as in production, with the application loaded once in the master (``--preload``) and
+    shared by its forked workers; ``B2S_WEB_WORKERS`` (default 1) workers of ``B2S_WEB_THREADS``
+    (default 4) threads. The local run serves the static files itself (production: the TLS proxy).
+    """
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "b2s.run:web_application(static=True)",
+        "--preload",
+        "--bind",
+        address,
+        "--workers",
+        os.environ.get("B2S_WEB_WORKERS", "1"),
+        "--threads",
+        os.environ.get("B2S_WEB_THREADS", "4"),
+        "--access-logfile",
+        "-",
+    ]
+
+
+def _fork_ready() -> None:
+    """Before forking: collect, then keep everything alive now out of the garbage collector's reach.
+
+    A forked process shares its parent's pages until it writes to them, and a collection writes to
+    every object it examines (Python keeps its bookkeeping in the object's header): without this
+    each child soon holds a private copy of the parent's modules. ``gc.freeze`` moves them to a
+    generation the collector never examines (they live as long as the process anyway).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def web_application(*, static: bool = False) -> Any:
+    """The WSGI application for ``gunicorn --preload`` (``web_command``), ready to be forked.
+
+    Everything a request imports (the URL configuration, hence every view and the services behind
+    it) is loaded here, in the master, so the workers share it instead of each importing its own.
+    ``static``: serve the static files too (the local run; production leaves them to the TLS proxy).
+    """
+    from django.core.wsgi import get_wsgi_application
+    from django.urls import get_resolver
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b2s.settings")
+    application = get_wsgi_application()
+    get_resolver().url_patterns  # noqa: B018  (imports the views now, in the master)
+    if static:
+        from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+        application = StaticFilesHandler(application)
+    _fork_ready()
+    return application
+
+
+def qcluster_main(args: list[str]) -> None:
+    """``python -m b2s.run qcluster [options]``: ``manage.py qcluster``, ready to be forked.
+
+    django-q2 forks its sentinel, workers, monitor and pusher from this process. Each task module of
+    the installed apps (what the workers run) is imported first, then ``_fork_ready``: the children
+    share those pages instead of each importing the task modules (and all they import) on its own.
+
+    The system checks ``qcluster`` would run run here instead, before the freeze, so what they load
+    (the template engine with every installed app's template tags) is shared too; all but those of
+    the URL configuration, which import every view and all the views import (Django REST framework
+    and what it loads), none of which a task uses. The web server loads the URL configuration
+    itself, and ``migrate`` (before the service starts: ``make run``, every release) runs every check.
+    """
+    import django
+    from django.apps import apps
+    from django.core import checks
+    from django.core.management import execute_from_command_line
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b2s.settings")
+    django.setup()
+    issues = [
+        issue
+        for check in checks.registry.registry.get_checks()
+        if checks.Tags.urls not in check.tags
+        for issue in check(app_configs=None, databases=None)
+        if not issue.is_silenced()
+    ]
+    for issue in issues:
+        print(issue, file=sys.stderr)
+    if any(issue.is_serious() for issue in issues):
+        raise SystemExit("System check identified errors: the cluster did not start.")
+    for app in apps.get_app_configs():
+        if importlib.util.find_spec(f"{app.name}.tasks") is not None:
+            importlib.import_module(f"{app.name}.tasks")
+    importlib.import_module("django_q.management.commands.qcluster")
+    _fork_ready()
+    execute_from_command_line(["manage.py", "qcluster", "--skip-checks", *args])
 
 
 def sandbox_mode() -> bool:
@@ -152,16 +260,8 @@ def main() -> int:
             manage("sandbox_store_ensure", "--url", ports.bigcommerce_url)
         # In the demo the terminal tells the story; the servers' own output goes to files.
         logs = BASE_DIR / ".sandbox" / "logs" if sandbox else None
-        processes.append(
-            spawn([sys.executable, "manage.py", "qcluster"], "django-q2 cluster", log=logs and logs / "worker.log")
-        )
-        processes.append(
-            spawn(
-                [sys.executable, "manage.py", "runserver", "--insecure", "--noreload", web_address],
-                "web server",
-                log=logs and logs / "web.log",
-            )
-        )
+        processes.append(spawn(cluster_command(), "django-q2 cluster", log=logs and logs / "worker.log"))
+        processes.append(spawn(web_command(web_address), "web server", log=logs and logs / "web.log"))
         web_ready_wait(web_address, processes)
         print(f"\nb2s is running: http://{web_address}/admin/  (health: http://{web_address}/health)")
         if sandbox:
@@ -198,4 +298,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["qcluster"]:
+        qcluster_main(sys.argv[2:])
+        sys.exit(0)
     sys.exit(main())

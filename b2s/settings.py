@@ -103,6 +103,7 @@ Q_CLUSTER = env_parse.q_cluster_config(
     workers=env.int("Q_WORKERS", default=2),
     timeout=env.int("Q_TIMEOUT", default=300),
     retry=env.int("Q_RETRY", default=600),
+    max_rss_mb=env.int("Q_MAX_RSS_MB", default=150),
 )
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -155,6 +156,14 @@ WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.
 # The sweep re-queues pending events older than this, and processing ones whose worker died (lease expired).
 WEBHOOK_REQUEUE_SECONDS = env.int("WEBHOOK_REQUEUE_SECONDS", default=120)
 WEBHOOK_STALE_SECONDS = env.int("WEBHOOK_STALE_SECONDS", default=Q_CLUSTER["timeout"] + 60)
+# The inbox is the queue: a stored event rings for a drain task at most once per this many seconds per
+# process; a drain keeps looking for this long (at least the doorbell's interval) after it last found work,
+# and runs at most WEBHOOK_DRAIN_MAX_SECONDS (inside the task timeout) before handing over to a fresh task.
+WEBHOOK_DOORBELL_SECONDS = env.float("WEBHOOK_DOORBELL_SECONDS", default=1.0)
+WEBHOOK_DRAIN_LINGER_SECONDS = max(
+    WEBHOOK_DOORBELL_SECONDS + 0.5, env.float("WEBHOOK_DRAIN_LINGER_SECONDS", default=WEBHOOK_DOORBELL_SECONDS + 0.5)
+)
+WEBHOOK_DRAIN_MAX_SECONDS = env.float("WEBHOOK_DRAIN_MAX_SECONDS", default=min(60.0, Q_CLUSTER["timeout"] / 2))
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=90)
 # How often each process checks whether an admin changed the configuration.
 CONFIG_CHECK_SECONDS = env.float("CONFIG_CHECK_SECONDS", default=2.0)

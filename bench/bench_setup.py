@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def django_bootstrap(*, prefix: str, database_url: str = "") -> Path:
@@ -24,3 +26,35 @@ def django_bootstrap(*, prefix: str, database_url: str = "") -> Path:
 
     call_command("migrate", verbosity=0)
     return workdir
+
+
+def order_spec(rng: random.Random, catalog: list, customers: list[int], *, guest: int) -> dict:
+    """A store-like order for the BigCommerce stand-in: 60 % registered customers, else guest number ``guest``;
+    1-4 catalog lines, in US dollars."""
+    spec = {
+        "customer_id": rng.choice(customers) if rng.random() < 0.6 else 0,
+        "currency_code": "USD",
+        "status_id": rng.choice((7, 9, 11, 11, 11, 10)),
+        "products": [
+            {"product_id": product.id, "quantity": rng.randint(1, 3)}
+            for product in rng.sample(catalog, rng.randint(1, 4))
+        ],
+    }
+    if spec["customer_id"] == 0:
+        spec["email"] = f"guest{guest}@example.com"
+    return spec
+
+
+def bench_store_create(bigcommerce_app: Any, *, api_base_url: str, webhook_secret: str) -> Any:
+    """The only b2s Store: the BigCommerce stand-in's store, authenticated by a header secret."""
+    from sync.models import Store  # after django_bootstrap: this module is imported before Django is set up
+
+    Store.objects.all().delete()
+    return Store.objects.create(
+        name="Bench",
+        store_hash=bigcommerce_app.store_hash,
+        store_id=bigcommerce_app.store_id,
+        api_base_url=api_base_url,
+        access_token="sandbox-token",
+        webhook_secret=webhook_secret,
+    )

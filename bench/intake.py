@@ -1,8 +1,8 @@
-"""Benchmark: the webhook endpoint under gunicorn, on SQLite and on PostgreSQL.
+"""Benchmark: the webhook endpoint under gunicorn, on SQLite and on PostgreSQL, against a reference.
 
-    .venv/bin/python bench/intake.py [--requests 3000] [--concurrency 8] [--time-limit 60]
+    .venv/bin/python bench/intake.py [--requests 3000] [--concurrency 16] [--time-limit 60]
         [--databases sqlite,postgres] [--postgres-url postgres://postgres@127.0.0.1:5432/b2s_bench]
-        [--gunicorn-workers 2] [--gunicorn-threads 4]
+        [--gunicorn-workers 2] [--gunicorn-threads 1] [--targets b2s,reference]
 
 For each database it creates a fresh one (a temporary SQLite file; on PostgreSQL the database
 named in ``--postgres-url``, dropped and created by this script), migrates it, adds a store
@@ -13,14 +13,21 @@ posts ``--requests`` distinct, authentic ``store/order/created`` callbacks from
 constant-time authentication, schema check, the insert under the unique constraint and the
 django-q2 ORM-broker enqueue. No cluster runs, so nothing is processed: this measures intake.
 
-It prints requests/second and the p50/p99/max latency seen by the client, and checks that the
-database holds exactly one event per 200 answer.
+Right after b2s, on the same database server with the same gunicorn settings and load, it runs the
+reference (``bench/intake_reference``): a minimal Django + DRF project whose one view checks an
+HMAC-SHA256 of the raw body and inserts one row. Every request carries both b2s's header secret and
+the reference's signature, so both servers get the same bytes.
+
+It prints requests/second and the p50/p99/max latency seen by the client for both, b2s's ratios to
+the reference (throughput: higher is better; p99: lower is better), and the requests answered 200
+whose row is missing ("lost"); it fails when any are lost or any request was refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -34,6 +41,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -44,12 +53,24 @@ STORE_ID = "1000001"
 SECRET = "bench-webhook-secret-0123456789"
 HEADER = "X-B2S-Webhook-Secret"
 SCOPE = "store/order/created"
+REFERENCE_HEADER = "X-Reference-Signature"
 WARMUP = 50
+TARGETS = {
+    # name: (settings module, WSGI application, manage.py command, table holding one row per 200)
+    "b2s": ("b2s.settings_test", "b2s.wsgi:application", ["manage.py"], "sync_webhookevent"),
+    "reference": (
+        "bench.intake_reference.settings",
+        "bench.intake_reference.wsgi:application",
+        ["-m", "bench.intake_reference.manage"],
+        "intake_reference_delivery",
+    ),
+}
 
 
 @dataclass
 class Result:
     database: str
+    target: str = "b2s"
     sent: int = 0
     ok: int = 0
     errors: dict[int, int] = field(default_factory=dict)
@@ -58,8 +79,19 @@ class Result:
     stored: int = 0
 
     def percentile(self, fraction: float) -> float:
+        if not self.latencies:
+            return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] * 1000
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.wall if self.wall else 0.0
+
+    @property
+    def lost(self) -> int:
+        """Requests answered 200 whose row is not in the database."""
+        return max(0, self.ok - self.stored)
 
 
 def free_port() -> int:
@@ -68,11 +100,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def base_env(database_url: str) -> dict[str, str]:
+def base_env(database_url: str, settings_module: str = "b2s.settings_test") -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("DATABASE_URL", "REDIS_URL"))}
     env.update(
         DATABASE_URL=database_url,
-        DJANGO_SETTINGS_MODULE="b2s.settings_test",
+        DJANGO_SETTINGS_MODULE=settings_module,
+        REFERENCE_HMAC_KEY=SECRET,
         LOG_LEVEL="WARNING",
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -80,9 +113,14 @@ def base_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(env: dict[str, str], *args: str, command: list[str] | None = None) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=PROJECT, env=env, check=True, capture_output=True, text=True
+        [sys.executable, *(command or ["manage.py"]), *args],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return done.stdout
 
@@ -109,8 +147,8 @@ def postgres_drop(url: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
-def events_stored(database: str, url: str) -> int:
-    query = "SELECT count(*) FROM sync_webhookevent"
+def rows_stored(database: str, url: str, table: str = "sync_webhookevent") -> int:
+    query = f"SELECT count(*) FROM {table}"
     if database == "sqlite":
         with sqlite3.connect(urlsplit(url).path) as connection:  # the query string is not part of the path
             return connection.execute(query).fetchone()[0]
@@ -149,7 +187,12 @@ def load_run(port: int, *, first: int, count: int, concurrency: int, time_limit:
             if number is None:
                 break
             body = callback_body(number, created_at)
-            headers = {"Content-Type": "application/json", HEADER: SECRET, "Content-Length": str(len(body))}
+            headers = {
+                "Content-Type": "application/json",
+                HEADER: SECRET,
+                REFERENCE_HEADER: hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest(),
+                "Content-Length": str(len(body)),
+            }
             started = time.perf_counter()
             try:
                 connection.request("POST", path, body=body, headers=headers)
@@ -176,27 +219,63 @@ def load_run(port: int, *, first: int, count: int, concurrency: int, time_limit:
         thread.start()
     for thread in threads:
         thread.join()
-    result.wall = time.perf_counter() - started
+    result.wall += time.perf_counter() - started
 
 
-def bench_database(database: str, url: str, args: argparse.Namespace) -> Result:
-    env = base_env(url)
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(
-        env,
-        "shell",
-        "-c",
-        "from sync.models import Store; Store.objects.create(name='Bench', "
-        f"store_hash={STORE_HASH!r}, store_id={STORE_ID!r}, webhook_auth_mode='header', "
-        f"webhook_header_name={HEADER!r}, webhook_secret={SECRET!r})",
-    )
+def bench_database(database: str, urls: dict[str, str], args: argparse.Namespace) -> list[Result]:
+    """Serve every target at once (each on its own database) and load them in alternating rounds.
+
+    Round after round, each target gets ``requests / rounds`` callbacks while the others idle, so a
+    change in the machine's background load falls on both alike.
+    """
+    results = {target: Result(database, target) for target in urls}
+    with ExitStack() as stack:
+        servers = {
+            target: stack.enter_context(target_server(database, url, args, target)) for target, url in urls.items()
+        }
+        per_round = -(-args.requests // args.rounds)
+        for number in range(args.rounds):
+            first = 1 + number * per_round
+            count = min(per_round, args.requests - number * per_round)
+            order = list(servers.items())
+            for target, (port, _warm) in order if number % 2 == 0 else order[::-1]:  # ABBA: drift falls alike
+                load_run(
+                    port,
+                    first=first,
+                    count=count,
+                    concurrency=args.concurrency,
+                    time_limit=args.time_limit / args.rounds,
+                    result=results[target],
+                )
+        for target, url in urls.items():
+            results[target].stored = rows_stored(database, url, TARGETS[target][3]) - servers[target][1]
+    return list(results.values())
+
+
+@contextmanager
+def target_server(database: str, url: str, args: argparse.Namespace, target: str) -> Iterator[tuple[int, int]]:
+    """Migrate ``url`` for ``target``, serve it with gunicorn, warm it up; yields (port, warm-up rows)."""
+    settings_module, application, command, _table = TARGETS[target]
+    env = base_env(url, settings_module)
+    if args.reference_conn_max_age is not None:
+        env["REFERENCE_CONN_MAX_AGE"] = str(args.reference_conn_max_age)
+    manage(env, "migrate", "--no-input", "-v", "0", command=command)
+    if target == "b2s":
+        manage(
+            env,
+            "shell",
+            "-c",
+            "from sync.models import Store; Store.objects.create(name='Bench', "
+            f"store_hash={STORE_HASH!r}, store_id={STORE_ID!r}, webhook_auth_mode='header', "
+            f"webhook_header_name={HEADER!r}, webhook_secret={SECRET!r})",
+        )
     port = free_port()
     gunicorn = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "b2s.wsgi:application",
+            application,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -223,14 +302,9 @@ def bench_database(database: str, url: str, args: argparse.Namespace) -> Result:
             if time.monotonic() > deadline or gunicorn.poll() is not None:
                 raise SystemExit("gunicorn did not start")
             time.sleep(0.2)
-        warm = Result(database)
+        warm = Result(database, target)
         load_run(port, first=10_000_000, count=WARMUP, concurrency=args.concurrency, time_limit=30, result=warm)
-        result = Result(database)
-        load_run(
-            port, first=1, count=args.requests, concurrency=args.concurrency, time_limit=args.time_limit, result=result
-        )
-        result.stored = events_stored(database, url) - warm.ok
-        return result
+        yield port, warm.ok
     finally:
         if gunicorn.poll() is None:
             gunicorn.send_signal(signal.SIGTERM)
@@ -244,58 +318,84 @@ def bench_database(database: str, url: str, args: argparse.Namespace) -> Result:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=16, help="Client threads, one connection each.")
     parser.add_argument("--time-limit", type=float, default=60.0, help="Seconds per database at most.")
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/b2s_bench")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
-    parser.add_argument("--gunicorn-threads", type=int, default=4)
+    parser.add_argument(
+        "--gunicorn-threads", type=int, default=1, help="1: gunicorn's sync worker class; more: gthread workers."
+    )
+    parser.add_argument("--targets", default="b2s,reference", help="b2s, reference, or both (b2s first).")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="Alternating load rounds per database (requests split among them)."
+    )
+    parser.add_argument(
+        "--reference-conn-max-age",
+        type=int,
+        default=None,
+        help="CONN_MAX_AGE of the reference (default 60: persistent connections, no health check).",
+    )
     parser.add_argument(
         "--sqlite-conn-max-age",
         type=int,
-        default=0,
-        help="CONN_MAX_AGE for SQLite (as b2s is configured: 0, a connection per request).",
+        default=None,
+        help="CONN_MAX_AGE of b2s on SQLite (default: as b2s is configured).",
     )
     args = parser.parse_args()
 
+    targets = [name.strip() for name in args.targets.split(",") if name.strip()]
+    if unknown := [name for name in targets if name not in TARGETS]:
+        raise SystemExit(f"unknown target {unknown[0]!r}")
     results: list[Result] = []
     for database in [name.strip() for name in args.databases.split(",") if name.strip()]:
-        if database == "sqlite":
-            workdir = Path(tempfile.mkdtemp(prefix="b2s-bench-intake-"))
-            url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-            if args.sqlite_conn_max_age:
-                url += f"?conn_max_age={args.sqlite_conn_max_age}"
-            try:
-                results.append(bench_database("sqlite", url, args))
-            finally:
-                shutil.rmtree(workdir, ignore_errors=True)
-        elif database == "postgres":
-            postgres_recreate(args.postgres_url)
-            try:
-                results.append(bench_database("postgres", args.postgres_url, args))
-            finally:
-                postgres_drop(args.postgres_url)
-        else:
-            raise SystemExit(f"unknown database {database!r}")
+        with ExitStack() as cleanup:
+            urls: dict[str, str] = {}
+            for target in targets:  # each on a fresh database of the same server
+                if database == "sqlite":
+                    workdir = Path(tempfile.mkdtemp(prefix=f"b2s-bench-intake-{target}-"))
+                    cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+                    urls[target] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+                    if args.sqlite_conn_max_age is not None and target == "b2s":
+                        urls[target] += f"?conn_max_age={args.sqlite_conn_max_age}"
+                elif database == "postgres":
+                    parts = urlsplit(args.postgres_url)
+                    suffix = "" if target == "b2s" else f"_{target}"
+                    urls[target] = urlunsplit(parts._replace(path=parts.path + suffix))
+                    postgres_recreate(urls[target])
+                    cleanup.callback(postgres_drop, urls[target])
+                else:
+                    raise SystemExit(f"unknown database {database!r}")
+            results.extend(bench_database(database, urls, args))
 
     print(
-        f"\nIntake benchmark: {args.requests} requests, {args.concurrency} client threads, gunicorn "
-        f"{args.gunicorn_workers} workers x {args.gunicorn_threads} threads, {os.cpu_count()} CPUs (client on the same host)\n"
+        f"\nIntake benchmark: {args.requests} requests in {args.rounds} alternating rounds, "
+        f"{args.concurrency} client threads, gunicorn "
+        f"{args.gunicorn_workers} {'sync' if args.gunicorn_threads == 1 else 'gthread'} workers x "
+        f"{args.gunicorn_threads} threads, {os.cpu_count()} CPUs (client on the same host)\n"
     )
-    print("| database | requests | ok | errors | requests/s | p50 ms | p99 ms | max ms | rows stored |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| database | target | requests | ok | errors | requests/s | p50 ms | p99 ms | max ms | rows stored | lost |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for result in results:
-        rate = result.sent / result.wall if result.wall else 0.0
         errors = ", ".join(f"{status}: {n}" for status, n in sorted(result.errors.items())) or "0"
         print(
-            f"| {result.database} | {result.sent} | {result.ok} | {errors} | {rate:.0f} | "
-            f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | {max(result.latencies) * 1000:.1f} | "
-            f"{result.stored} |"
+            f"| {result.database} | {result.target} | {result.sent} | {result.ok} | {errors} | {result.rate:.0f} | "
+            f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
+            f"{max(result.latencies, default=0) * 1000:.1f} | {result.stored} | {result.lost} |"
         )
         if result.stored != result.ok:
-            print(f"  !! {result.database}: {result.ok} answers 200 but {result.stored} rows stored")
+            print(f"  !! {result.database} {result.target}: {result.ok} answers 200 but {result.stored} rows stored")
         if result.latencies:
             print(f"  mean {statistics.mean(result.latencies) * 1000:.1f} ms", file=sys.stderr)
+    by_key = {(r.database, r.target): r for r in results}
+    for database in dict.fromkeys(r.database for r in results):
+        ours, reference = by_key.get((database, "b2s")), by_key.get((database, "reference"))
+        if ours and reference and reference.rate and reference.latencies and ours.latencies:
+            print(
+                f"\n{database}: b2s / reference throughput {ours.rate / reference.rate:.2f}x (goal >= 1.0), "
+                f"p99 {ours.percentile(0.99) / reference.percentile(0.99):.2f}x (goal <= 1.5), "
+                f"lost {ours.lost} / {reference.lost}"
+            )
     return 0 if all(r.stored == r.ok and not r.errors for r in results) else 1
 
 

@@ -1,18 +1,24 @@
 """Benchmark: orders per minute from webhook to Salesforce, and API requests per order.
 
     .venv/bin/python bench/order_sync.py [--orders 300] [--workers 4] [--latency-ms 100]
-        [--warmup 20] [--database-url URL]
+        [--warmup 20] [--database-url URL] [--quota 450] [--quiet 10]
+
+    # the issue's flash sale: a Standard plan's quota (150 requests / 30 s), 600 orders at once
+    .venv/bin/python bench/order_sync.py --orders 600 --quota 150
 
 The whole path, as in production: the BigCommerce stand-in fires ``store/order/created`` for each
 new order at a live b2s web server (this process, plain HTTP on loopback), which stores the event
-and queues it; a real ``manage.py qcluster`` (``--workers`` processes) fetches the order and writes
-it to the Salesforce stand-in. Both stand-ins are served over HTTPS and add ``--latency-ms`` to
+(the inbox row is the queue entry) and rings for a drain; a real ``manage.py qcluster`` (``--workers``
+processes) claims the events in batches, reads the orders and writes them to the Salesforce stand-in. Both stand-ins are served over HTTPS and add ``--latency-ms`` to
 every API request (their latency faults), which is what a real network and real APIs cost.
 
 A warm-up of ``--warmup`` orders runs first (each worker logs in and reads the standard price book
 and the Order describe once per process; the first orders meet an empty catalog). Then
 ``--orders`` orders are created at once; the clock runs from the first webhook to the last event
-done. Requests are read from the stand-ins' own counters for the measured orders only.
+done. Requests are read from the stand-ins' own counters for the measured orders only, and requests
+BigCommerce answered 429 are counted. The reference printed beside the result is what the quota allows
+when orders are read one by one (one request each: 2 x quota orders a minute). Then ``--quiet`` lone
+orders, one every 3 s, give the quiet-time latency from the stored webhook to the order in Salesforce.
 
 The orders are generated like a real store's: 60 % registered customers (25 of them), the rest
 guests, 1-4 lines from the stand-in's catalog of ~30 products (~60 variants), all in US dollars.
@@ -21,8 +27,10 @@ guests, 1-4 lines from the stand-in's catalog of ~30 products (~60 variants), al
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import random
+import statistics
 import subprocess
 import sys
 import threading
@@ -32,28 +40,14 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from bench_setup import django_bootstrap  # noqa: E402  (beside this script)
+from bench_setup import bench_store_create, django_bootstrap, order_spec  # noqa: E402  (beside this script)
 
 SECRET = "bench-orders-secret-0123456789"
 PREDECESSOR = "Node.js predecessor (published): about 100 orders/minute, 3-6 Salesforce API requests per order"
 
 
 def order_specs(rng: random.Random, catalog: list, customers: list[int], count: int, offset: int) -> list[dict]:
-    specs = []
-    for index in range(count):
-        spec = {
-            "customer_id": rng.choice(customers) if rng.random() < 0.6 else 0,
-            "currency_code": "USD",
-            "status_id": rng.choice((7, 9, 11, 11, 11, 10)),
-            "products": [
-                {"product_id": product.id, "quantity": rng.randint(1, 3)}
-                for product in rng.sample(catalog, rng.randint(1, 4))
-            ],
-        }
-        if spec["customer_id"] == 0:
-            spec["email"] = f"guest{(index + offset) % 60}@example.com"
-        specs.append(spec)
-    return specs
+    return [order_spec(rng, catalog, customers, guest=(index + offset) % 60) for index in range(count)]
 
 
 def main() -> int:
@@ -64,6 +58,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--database-url", default="", help="Default: a temporary SQLite file.")
+    parser.add_argument(
+        "--quota", type=int, default=450, help="BigCommerce requests per 30 s (150: Standard, 450: Pro plan)."
+    )
+    parser.add_argument(
+        "--quiet", type=int, default=10, help="Lone orders afterwards, one every 3 s, for the quiet-time latency."
+    )
     args = parser.parse_args()
 
     workdir = django_bootstrap(prefix="b2s-bench-orders-", database_url=args.database_url)
@@ -79,25 +79,17 @@ def main() -> int:
     from sandbox.bigcommerce.app import BigCommerceSandbox
     from sandbox.salesforce import SalesforceSandbox
     from sandbox.server import ServerThread
-    from sync.models import Store, WebhookEvent
+    from sync.models import WebhookEvent
 
     salesforce = ServerThread(SalesforceSandbox(), tls_dir=workdir / "sf-tls").start()
-    bigcommerce_app = BigCommerceSandbox(rate_limit_quota=450)  # a Pro plan's quota
+    bigcommerce_app = BigCommerceSandbox(rate_limit_quota=args.quota)
     bigcommerce = ServerThread(bigcommerce_app, tls_dir=workdir / "bc-tls").start()
     web = make_server("127.0.0.1", 0, WSGIHandler(), threaded=True)
     web_thread = threading.Thread(target=web.serve_forever, daemon=True)
     web_thread.start()
     cluster = None
     try:
-        Store.objects.all().delete()
-        store = Store.objects.create(
-            name="Bench",
-            store_hash=bigcommerce_app.store_hash,
-            store_id=bigcommerce_app.store_id,
-            api_base_url=bigcommerce.url,
-            access_token="sandbox-token",
-            webhook_secret=SECRET,
-        )
+        store = bench_store_create(bigcommerce_app, api_base_url=bigcommerce.url, webhook_secret=SECRET)
         destination = f"http://127.0.0.1:{web.server_port}/webhooks/bigcommerce/{store.store_hash}/"
         bigcommerce_app.hook_create("store/order/*", destination, headers={"X-B2S-Webhook-Secret": SECRET})
 
@@ -156,6 +148,10 @@ def main() -> int:
         sf_before, bc_before = salesforce.app.api_calls_counted(), len(bigcommerce_app.calls())
         seconds, ids = run(args.orders, args.warmup)
         sf_spent = salesforce.app.api_calls_counted() - sf_before
+        sf_kinds = collections.Counter(
+            f"{call['method']} {call['path'].split('/data/')[-1].split('/', 1)[-1]}"
+            for call in [call for call in salesforce.app.calls if call["counted"]][-sf_spent:]
+        )
         bc_calls = bigcommerce_app.calls()[bc_before:]
         orders_in_salesforce = sum(
             1 for record in salesforce.app.records("Order") if int(record["BigCommerceOrderId__c"].split(":")[1]) in ids
@@ -169,12 +165,36 @@ def main() -> int:
         print(f"wall time, first webhook to last order in Salesforce: {seconds:.1f} s")
         print(f"throughput: {args.orders / seconds * 60:.0f} orders/minute")
         print(f"Salesforce API requests: {sf_spent} ({sf_spent / args.orders:.2f} per order)")
+        print("  by resource: " + ", ".join(f"{kind} {count}" for kind, count in sf_kinds.most_common(6)))
         print(
             f"BigCommerce API requests: {len(bc_calls)} ({len(bc_calls) / args.orders:.2f} per order; "
             f"{customers_calls} of them /v3/customers for customers not seen before)"
         )
         retried = WebhookEvent.objects.filter(resource_id__in=[str(i) for i in ids], attempts__gt=1).count()
+        received = WebhookEvent.objects.filter(resource_id__in=[str(i) for i in ids]).values_list(
+            "received_at", flat=True
+        )
+        spread = (max(received) - min(received)).total_seconds()
+        print(f"webhooks: {len(received)} received over {spread:.1f} s (the stand-in fires them as orders are placed)")
+        refused = sum(1 for call in bc_calls if call["status"] == 429)
+        print(f"BigCommerce requests answered 429: {refused} (quota {args.quota} per 30 s)")
+        print(
+            f"reference: fetching orders one by one (1 BigCommerce request each), the quota allows at most "
+            f"{args.quota * 2} orders/minute; this run: {args.orders / seconds * 60 / (args.quota * 2):.1f} times that"
+        )
         print(f"Orders in Salesforce: {orders_in_salesforce} of {args.orders} ({retried} needed a retry)")
+        latencies = []
+        for number in range(args.quiet):
+            time.sleep(3)
+            _, (quiet_id,) = run(1, args.warmup + args.orders + number)
+            event = WebhookEvent.objects.get(resource_id=str(quiet_id), scope="store/order/created")
+            latencies.append((event.finished_at - event.received_at).total_seconds())
+        if latencies:
+            latencies.sort()
+            print(
+                f"quiet time, one order every 3 s ({len(latencies)}): webhook stored → order in Salesforce "
+                f"p50 {statistics.median(latencies):.2f} s, max {latencies[-1]:.2f} s"
+            )
         print(PREDECESSOR)
         return 0 if orders_in_salesforce == args.orders else 1
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -225,6 +225,26 @@ class BigCommerceClient:
     def orders_list(self, **filters: Any) -> list[dict]:
         """One page of /v2/orders (filters such as min_date_modified, page, limit, sort); 204 → []."""
         return self.request("GET", "/v2/orders", params={**ORDER_INCLUDE, **filters}) or []
+
+    def orders_by_id(self, order_ids: Iterable[int]) -> dict[int, dict]:
+        """The orders of ``order_ids`` the order list returns (with their consignments' lines), by id.
+
+        Ids within one page's span (fewer than 250 apart) share one ``min_id``/``max_id`` request, so a burst
+        of new orders costs one request per 250. The list leaves some orders out (Incomplete, archived):
+        those are missing from the answer, for the caller to fetch one by one.
+        """
+        wanted = sorted({int(order_id) for order_id in order_ids})
+        found: dict[int, dict] = {}
+        first = 0
+        while first < len(wanted):
+            last = first
+            while last + 1 < len(wanted) and wanted[last + 1] - wanted[first] < PAGE_LIMIT:
+                last += 1
+            rows = self.orders_list(min_id=wanted[first], max_id=wanted[last], limit=PAGE_LIMIT)
+            chosen = set(wanted[first : last + 1])
+            found.update({int(row["id"]): row for row in rows if int(row["id"]) in chosen})
+            first = last + 1
+        return found
 
     def orders_iter(self, **filters: Any) -> Iterator[dict]:
         """Every order matching ``filters``, 250 a page, until an empty or short page."""

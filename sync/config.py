@@ -42,6 +42,8 @@ class _Snapshot:
     settings: dict[str, str] = field(default_factory=dict)
     mappings: dict[str, list[tuple[str, CompiledMapping]]] = field(default_factory=dict)
     statuses: dict[int, StatusRule] = field(default_factory=dict)
+    # Values derived from other admin-edited rows (the webhook endpoint's stores), filled on demand.
+    derived: dict[str, dict] = field(default_factory=dict)
 
 
 # An unmapped status (BigCommerce may add one) syncs as an activated, counted order.
@@ -94,6 +96,15 @@ class ConfigAccessor:
             sf_status, counts = _DEFAULT_STATUS
             return StatusRule(int(bc_status_id), f"Status {bc_status_id}", sf_status, counts)
         return rule
+
+    def per_version(self, name: str) -> dict:
+        """A dict for values read from admin-edited rows, emptied when the configuration version moves.
+
+        Whatever is kept in it is dropped in every process within ``CONFIG_CHECK_SECONDS`` of a bump
+        (at once in the process that bumped), so a model whose saves bump the version (signals.py) can
+        be served from it.
+        """
+        return self._current().derived.setdefault(name, {})
 
     # -- freshness --------------------------------------------------------------------------
     def invalidate(self) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.module_loading import autodiscover_modules
 
 if TYPE_CHECKING:
-    from sync.models import WebhookEvent
+    from sync.models import Store, WebhookEvent
 
 
 @dataclass
@@ -47,6 +47,13 @@ class SkipEvent(Exception):
 
 Handler = Callable[["WebhookEvent"], HandlerResult]
 HANDLERS: dict[str, Handler] = {}
+
+# A batch handler takes claimed events of one store (all of scopes it registered) and answers, per event
+# id, the result or the exception its single handler would have raised; an event it leaves out is run by
+# its single handler. Order events use one: a burst shares its BigCommerce and Salesforce requests.
+BatchOutcome = HandlerResult | Exception
+BatchHandler = Callable[["Store", list["WebhookEvent"]], dict[int, BatchOutcome]]
+BATCH_HANDLERS: dict[str, BatchHandler] = {}
 
 # Modules whose import registers handlers (shipments and refunds are order events, in sync.orders).
 # Each must import: a missing or broken one raises, so a handler is never silently absent.
@@ -72,6 +79,23 @@ def handler_register(*scopes: str) -> Callable[[Handler], Handler]:
         return handler
 
     return decorate
+
+
+def batch_handler_register(*scopes: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Decorator: ``handler`` processes claimed events of ``scopes`` together (see ``BatchHandler``)."""
+
+    def decorate(handler: BatchHandler) -> BatchHandler:
+        for scope in scopes:
+            BATCH_HANDLERS[scope] = handler
+        return handler
+
+    return decorate
+
+
+def batch_handler_for(scope: str) -> BatchHandler | None:
+    """The batch handler for ``scope``, or None when its events run one by one."""
+    handlers_load()
+    return BATCH_HANDLERS.get(scope)
 
 
 def _qualname(function: Callable[..., Any]) -> str:

@@ -44,13 +44,14 @@ the Order's status, and the platform events. What Salesforce holds is remembered
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
 
 from django.db import transaction
@@ -59,11 +60,15 @@ from django.utils import timezone
 from analytics.services import (
     AccountSettled,
     LedgerOrder,
+    SettleCheck,
     account_fields_settle,
+    accounts_fields_settle,
     customer_account_fields,
+    customers_account_fields,
     ledger_order_record,
     ledger_orders_record,
 )
+from audit.models import AuditLog
 from audit.services import audit_record
 from sync.bigcommerce import BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client, money
 from sync.config import config
@@ -82,9 +87,16 @@ from sync.customers import (
     customers_leads_convert,
     customers_match,
 )
-from sync.handlers import HandlerResult, SkipEvent, handler_register, scope_operation
+from sync.handlers import (
+    BatchOutcome,
+    HandlerResult,
+    SkipEvent,
+    batch_handler_register,
+    handler_register,
+    scope_operation,
+)
 from sync.mapping import mappings_apply, parse_datetime_any
-from sync.models import KnownCustomer, KnownProduct, SyncedOrder, SyncedOrderItem, WebhookEvent
+from sync.models import CustomerLink, KnownCustomer, KnownProduct, SyncedOrder, SyncedOrderItem, WebhookEvent
 from sync.order_documents import (
     LinesUnavailable,
     fingerprint,
@@ -102,6 +114,7 @@ from sync.salesforce import (
     graph_error,
     salesforce_calls_counted,
     salesforce_client,
+    salesforce_truncations_take,
     soql_quote,
 )
 
@@ -120,6 +133,9 @@ ORDER_SCOPES = (
 )
 SHIPMENT_SCOPES = ("store/shipment/created", "store/shipment/updated")
 ARCHIVED_SCOPE = "store/order/archived"
+# Events a live burst syncs together (``order_events_handle_together``); archive and shipment events
+# keep their own cheap paths (no order fetch when the order is already in Salesforce).
+BATCHED_SCOPES = tuple(scope for scope in ORDER_SCOPES if scope != ARCHIVED_SCOPE)
 
 ORDER_EXTERNAL_ID = "BigCommerceOrderId__c"
 ITEM_EXTERNAL_ID = "BigCommerceOrderItemId__c"
@@ -924,6 +940,7 @@ def _graph_bodies(result: dict[str, Any]) -> dict[str, Any]:
     return {response.get("referenceId"): response.get("body") for response in responses}
 
 
+@overload
 def _order_record(
     *,
     store: Store,
@@ -934,114 +951,268 @@ def _order_record(
     started: float,
     audit: bool,
     details: dict[str, Any],
-) -> HandlerResult:
-    """Settle the Account's analytics, then remember what Salesforce holds now and the audit entry, in one transaction.
+) -> HandlerResult: ...
 
-    The order is in the ledger already (``_ledger_stage``, before the request).
+
+@overload
+def _order_record(
+    *,
+    store: Store,
+    sent: Sequence[tuple[OrderGraph, dict[str, Any]]],
+    salesforce_calls: int,
+    bigcommerce_calls: int,
+    started: float,
+    audit: bool,
+    details: dict[str, Any],
+) -> dict[int, HandlerResult]: ...
+
+
+def _order_record(
+    *,
+    store: Store,
+    graph: OrderGraph | None = None,
+    bodies: dict[str, Any] | None = None,
+    sent: Sequence[tuple[OrderGraph, dict[str, Any]]] = (),
+    salesforce_calls: int,
+    bigcommerce_calls: int,
+    started: float,
+    audit: bool,
+    details: dict[str, Any],
+) -> HandlerResult | dict[int, HandlerResult]:
+    """Settle the Accounts' analytics, then remember what Salesforce holds now and the audit entries, in one transaction.
+
+    One order (``graph`` with its answers ``bodies``): its HandlerResult. A batch (``sent``: the
+    graphs with their answers, in the order they ran): {order id: HandlerResult}, recorded as if
+    one by one, but with one transaction and a few statements for the whole batch (a backfill
+    batch of 1,000 orders spent most of its local time on per-order statements and commits).
+    The orders are in the ledger already (``_ledger_stage`` / ``_batch_account_extras``, before the request).
     """
-    prepared, state = graph.prepared, graph.state
-    synced = state.synced
-    unchanged = not bodies
-    order_sf_id = _resolved("@{order.id}", bodies) if bodies else state.salesforce_id
-    account_sf_id = _resolved("@{account.id}", bodies) if bodies else (synced.account_id if synced else "")
-    contact_sf_id = _resolved("@{contact.id}", bodies)
-    touched = [value for value in (order_sf_id, account_sf_id, contact_sf_id) if value]
-    operation = scope_operation(prepared.event_scope) if prepared.event_scope else "ORDER_SYNC"
-    analytics = _analytics_settle(store=store, prepared=prepared, sent=not unchanged, account_id=account_sf_id)
-    if analytics is not None:
-        salesforce_calls += analytics.corrections
-        details = {**details, "analytics": analytics.details()}
+    recorded = [(graph, bodies or {})] if graph is not None else list(sent)
+    ids: list[tuple[str, str, str]] = []  # (Order, Account, Contact) of each
+    for each, answers in recorded:
+        synced = each.state.synced
+        ids.append(
+            (
+                _resolved("@{order.id}", answers) if answers else each.state.salesforce_id,
+                _resolved("@{account.id}", answers) if answers else (synced.account_id if synced else ""),
+                _resolved("@{contact.id}", answers),
+            )
+        )
+    settled = _analytics_settle(
+        store=store,
+        orders=[
+            (each.prepared, bool(answers), account)
+            for (each, answers), (_, account, _) in zip(recorded, ids, strict=True)
+        ],
+    )
+    results: dict[int, HandlerResult] = {}
+    entries: list[AuditLog] = []
     with transaction.atomic():
         remembered = [
-            (key, currency, _resolved(product, bodies), _resolved(entry, bodies))
-            for key, currency, product, entry in graph.products.remember
+            [
+                (key, currency, _resolved(product, answers), _resolved(entry, answers))
+                for key, currency, product, entry in each.products.remember
+            ]
+            for each, answers in recorded
         ]
-        _products_remember(store, remembered)
-        touched.extend(entry for _, _, _, entry in remembered)
-        customer_link_remember(
-            store=store,
-            key=prepared.identity.key,
-            match=prepared.customer_match,
-            account_id=account_sf_id,
-            contact_id=contact_sf_id,
+        # Many orders of a batch remember the same products and customers: identical writes are made
+        # once, at the place of the last of them, which leaves every row as the writes in sequence do.
+        products = [row for rows in remembered for row in rows]
+        _products_remember(store, list(reversed(dict.fromkeys(reversed(products)))))
+        links = [
+            (each.prepared.identity.key, each.prepared.customer_match, account, contact)
+            for (each, _), (_, account, contact) in zip(recorded, ids, strict=True)
+        ]
+        # A customer Salesforce had nothing of (no match: most of a backfill's) is remembered as
+        # ``customer_link_remember`` does it, an upsert of its link, here one statement for each run
+        # of such customers; any other case goes through ``customer_link_remember`` in its turn.
+        unique = list(reversed(dict.fromkeys(reversed(links))))
+        for first_seen, run in itertools.groupby(unique, key=lambda link: link[1] is None):
+            if not first_seen:
+                for key, match, account, contact in run:
+                    customer_link_remember(store=store, key=key, match=match, account_id=account, contact_id=contact)
+                continue
+            created = {
+                key: CustomerLink(
+                    store=store,
+                    customer_key=key,
+                    matched=CustomerLink.Matched.CREATED,
+                    account_id=account,
+                    contact_id=contact,
+                )
+                for key, _, account, contact in run
+            }
+            CustomerLink.objects.bulk_create(
+                list(created.values()),
+                update_conflicts=True,
+                unique_fields=["store", "customer_key"],
+                update_fields=[
+                    "matched",
+                    "account_id",
+                    "contact_id",
+                    "lead_id",
+                    "keep_contact_account",
+                    "person_account",
+                    "updated_at",
+                ],
+            )
+        rows: list[SyncedOrder] = []
+        for (each, _), (order_sf_id, account_sf_id, _) in zip(recorded, ids, strict=True):
+            prepared, synced = each.prepared, each.state.synced
+            rows.append(
+                SyncedOrder(
+                    store=store,
+                    order_id=prepared.order_id,
+                    salesforce_id=order_sf_id,
+                    account_key=prepared.identity.key,
+                    account_id=account_sf_id,
+                    sf_status=each.target_status,
+                    bc_status_id=prepared.ledger.status_id,
+                    grand_total=prepared.ledger.gross_total,
+                    order_date=prepared.ledger.order_date,
+                    currency=prepared.ledger.currency,
+                    archived=prepared.archived,
+                    created_event_sent=bool(synced and synced.created_event_sent) or "Created" in each.events,
+                    shipped_quantity=prepared.shipped_quantity,
+                    shipment_fields=prepared.shipments,
+                    fingerprint=each.fingerprint,
+                    # When Salesforce was last written (backfill tells live syncs from its own by it).
+                    synced_at=timezone.now(),
+                )
+            )
+        # INSERT .. ON CONFLICT DO UPDATE .. RETURNING id, many rows a statement: update_or_create
+        # costs a locking read, a savepoint, a write and a release for each. An unchanged order
+        # already recorded keeps its synced_at: those go in a statement of their own.
+        columns = [
+            "salesforce_id",
+            "account_key",
+            "account_id",
+            "sf_status",
+            "bc_status_id",
+            "grand_total",
+            "order_date",
+            "currency",
+            "archived",
+            "created_event_sent",
+            "shipped_quantity",
+            "shipment_fields",
+            "fingerprint",
+        ]
+        kept_time = [not answers and each.state.synced is not None for each, answers in recorded]
+        # An order twice in a batch: its last recording is the one that stays (one upsert cannot write a row twice).
+        final = sorted({each.prepared.order_id: index for index, (each, _) in enumerate(recorded)}.values())
+        for keep, update_fields in ((False, [*columns, "synced_at"]), (True, columns)):
+            group = [rows[index] for index in final if kept_time[index] is keep]
+            if group:
+                SyncedOrder.objects.bulk_create(
+                    group, update_conflicts=True, unique_fields=["store", "order_id"], update_fields=update_fields
+                )
+        changed = [(recorded[index][0], recorded[index][1], rows[index]) for index in final if recorded[index][1]]
+        # Lines no longer in their order: the orders' lines read by order (its index finds them; with
+        # the store too, a planner may scan the store's lines), those not kept deleted by id. A batch
+        # of new orders has none: one read, no DELETE (not a DELETE per order).
+        keep = {row.pk: set(each.kept_items) | set(each.item_refs) for each, _, row in changed}
+        stale = [
+            item_id
+            for start in range(0, len(changed), QUERY_CHUNK * 5)
+            for item_id, order_pk, line_id in SyncedOrderItem.objects.filter(
+                order__in=[row.pk for _, _, row in changed[start : start + QUERY_CHUNK * 5]]
+            ).values_list("pk", "order_id", "order_product_id")
+            if line_id not in keep[order_pk]
+        ]
+        for start in range(0, len(stale), QUERY_CHUNK * 5):
+            SyncedOrderItem.objects.filter(pk__in=stale[start : start + QUERY_CHUNK * 5]).delete()
+        items: dict[int, SyncedOrderItem] = {}
+        for each, answers, row in changed:
+            for line_id, (reference, key, digest) in each.item_refs.items():
+                items[line_id] = SyncedOrderItem(
+                    store=store,
+                    order=row,
+                    order_product_id=line_id,
+                    salesforce_id=_resolved(f"@{{{reference}.id}}", answers),
+                    product_key=key,
+                    fingerprint=digest,
+                )
+        # Every line in one upsert (a line moved from another order follows its new one).
+        SyncedOrderItem.objects.bulk_create(
+            list(items.values()),
+            update_conflicts=True,
+            unique_fields=["store", "order_product_id"],
+            update_fields=["order", "salesforce_id", "product_key", "fingerprint"],
         )
-        defaults = {
-            "salesforce_id": order_sf_id,
-            "account_key": prepared.identity.key,
-            "account_id": account_sf_id,
-            "sf_status": graph.target_status,
-            "bc_status_id": prepared.ledger.status_id,
-            "grand_total": prepared.ledger.gross_total,
-            "order_date": prepared.ledger.order_date,
-            "currency": prepared.ledger.currency,
-            "archived": prepared.archived,
-            "created_event_sent": bool(synced and synced.created_event_sent) or "Created" in graph.events,
-            "shipped_quantity": prepared.shipped_quantity,
-            "shipment_fields": prepared.shipments,
-            "fingerprint": graph.fingerprint,
-            # When Salesforce was last written (backfill tells live syncs from its own by it).
-            **({} if unchanged and synced is not None else {"synced_at": timezone.now()}),
-        }
-        row = SyncedOrder(store=store, order_id=prepared.order_id, **defaults)
-        # One INSERT .. ON CONFLICT DO UPDATE .. RETURNING id: update_or_create costs a locking read,
-        # a savepoint, a write and a release (half of a backfill's statements were savepoints).
-        SyncedOrder.objects.bulk_create(
-            [row], update_conflicts=True, unique_fields=["store", "order_id"], update_fields=list(defaults)
-        )
-        if not unchanged:
-            keep = set(graph.kept_items) | set(graph.item_refs)
-            # By the order alone: its index finds the lines (with the store too, a planner may scan the store's lines).
-            SyncedOrderItem.objects.filter(order=row).exclude(order_product_id__in=keep).delete()
-            items = []
-            for line_id, (reference, key, digest) in graph.item_refs.items():
-                item_id = _resolved(f"@{{{reference}.id}}", bodies)
-                touched.append(item_id)
-                items.append(
-                    SyncedOrderItem(
+        for index, (each, answers) in enumerate(recorded):
+            prepared, unchanged = each.prepared, not answers
+            touched = [value for value in ids[index] if value]
+            touched.extend(entry for _, _, _, entry in remembered[index])
+            if not unchanged:
+                touched.extend(
+                    _resolved(f"@{{{reference}.id}}", answers) for reference, _, _ in each.item_refs.values()
+                )
+            calls = salesforce_calls
+            order_details = dict(details)
+            analytics = settled[index]
+            if analytics is not None:
+                calls += analytics.corrections
+                order_details["analytics"] = analytics.details()
+            order_details.update(
+                {
+                    "scope": prepared.event_scope,
+                    "customer_key": prepared.identity.key,
+                    "status": each.target_status,
+                    "unchanged": unchanged,
+                    "events": each.events if not unchanged else [],
+                    "items": {
+                        "written": len(each.item_refs),
+                        "kept": len(each.kept_items),
+                        "deleted": len(each.deleted_items),
+                    },
+                    "products_created": len(each.products.remember),
+                    "salesforce_requests": calls,
+                    "bigcommerce_requests": bigcommerce_calls,
+                }
+            )
+            operation = scope_operation(prepared.event_scope) if prepared.event_scope else "ORDER_SYNC"
+            if audit and graph is not None:
+                audit_record(
+                    operation=operation,
+                    store=store,
+                    bigcommerce_id=str(prepared.order_id),
+                    status="success",
+                    salesforce_ids=touched,
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                    salesforce_api_calls=calls,
+                    bigcommerce_api_calls=bigcommerce_calls,
+                    details=order_details,
+                )
+            elif audit:
+                entries.append(
+                    AuditLog(
+                        operation=operation,
                         store=store,
-                        order=row,
-                        order_product_id=line_id,
-                        salesforce_id=item_id,
-                        product_key=key,
-                        fingerprint=digest,
+                        bigcommerce_id=str(prepared.order_id)[:64],
+                        salesforce_ids=[str(value) for value in touched if value],
+                        status=AuditLog.Status.SUCCESS,
+                        duration_ms=max(0, int((time.monotonic() - started) * 1000)),
+                        salesforce_api_calls=max(0, calls),
+                        bigcommerce_api_calls=max(0, bigcommerce_calls),
+                        details=order_details,
                     )
                 )
-            # All the order's lines in one upsert (a line moved from another order follows this one).
-            SyncedOrderItem.objects.bulk_create(
-                items,
-                update_conflicts=True,
-                unique_fields=["store", "order_product_id"],
-                update_fields=["order", "salesforce_id", "product_key", "fingerprint"],
+            results[prepared.order_id] = HandlerResult(
+                operation, str(prepared.order_id), [value for value in touched if value], order_details
             )
-        details = {
-            **details,
-            "scope": prepared.event_scope,
-            "customer_key": prepared.identity.key,
-            "status": graph.target_status,
-            "unchanged": unchanged,
-            "events": graph.events if not unchanged else [],
-            "items": {
-                "written": len(graph.item_refs),
-                "kept": len(graph.kept_items),
-                "deleted": len(graph.deleted_items),
-            },
-            "products_created": len(graph.products.remember),
-            "salesforce_requests": salesforce_calls,
-            "bigcommerce_requests": bigcommerce_calls,
-        }
-        if audit:
-            audit_record(
-                operation=operation,
-                store=store,
-                bigcommerce_id=str(prepared.order_id),
-                status="success",
-                salesforce_ids=touched,
-                duration_ms=int((time.monotonic() - started) * 1000),
-                salesforce_api_calls=salesforce_calls,
-                bigcommerce_api_calls=bigcommerce_calls,
-                details=details,
-            )
-    return HandlerResult(operation, str(prepared.order_id), [value for value in touched if value], details)
+        # A batch's entries, as ``audit_record`` writes them one by one, in one INSERT per 500: the
+        # first takes what the batch shortened (the later ones would find nothing), none while the
+        # audit trail is off.
+        truncated = salesforce_truncations_take() if entries else []
+        if entries and config.flag("audit_trail"):
+            if truncated:
+                first = entries[0]
+                first.details = {**first.details, "truncated": [*first.details.get("truncated", []), *truncated]}
+            AuditLog.objects.bulk_create(entries, batch_size=500)
+    if graph is not None:
+        return results[graph.prepared.order_id]
+    return results
 
 
 # --------------------------------------------------------------------------------------------
@@ -1161,20 +1332,35 @@ def _account_extra(store: Store, prepared: PreparedOrder) -> dict[str, Any]:
     return customer_account_fields(store=store, customer_key=prepared.identity.key)
 
 
-def _analytics_settle(*, store: Store, prepared: PreparedOrder, sent: bool, account_id: str) -> AccountSettled | None:
-    """Correct the Account if the ledger changed while this order's write was in flight (None: nothing to check).
+def _analytics_settle(
+    *, store: Store, orders: Sequence[tuple[PreparedOrder, bool, str]]
+) -> list[AccountSettled | None]:
+    """Correct each order's Account if the ledger changed while its write was in flight (None: nothing to check).
 
+    ``orders``: (the order, whether its graph was sent, its Account id), in the order they ran.
     A graph that carried the analytics is checked once Salesforce answered (no request unless
     another order of the customer got in between). An unchanged order is checked only when
-    recording it changed the ledger, so an unchanged redelivery costs nothing.
+    recording it changed the ledger, so an unchanged redelivery costs nothing. A batch's checks
+    are made together (``accounts_fields_settle``: one transaction, as if one by one).
     """
-    if sent and prepared.account_extra:
-        return account_fields_settle(
-            store=store, customer_key=prepared.identity.key, sent=prepared.account_extra, account_id=account_id
-        )
-    if not sent and prepared.ledger_changed:
-        return account_fields_settle(store=store, customer_key=prepared.identity.key, sent=None, account_id=account_id)
-    return None
+    checks: dict[int, SettleCheck] = {}
+    for index, (prepared, sent, account_id) in enumerate(orders):
+        if sent and prepared.account_extra:
+            checks[index] = SettleCheck(prepared.identity.key, prepared.account_extra, account_id)
+        elif not sent and prepared.ledger_changed:
+            checks[index] = SettleCheck(prepared.identity.key, None, account_id)
+    if len(orders) == 1:
+        # One order (a live sync): its check in a transaction of its own, as ever.
+        results = [
+            account_fields_settle(
+                store=store, customer_key=check.customer_key, sent=check.sent, account_id=check.account_id
+            )
+            for check in checks.values()
+        ]
+    else:
+        results = accounts_fields_settle(store=store, checks=list(checks.values()))
+    by_index = dict(zip(checks, results, strict=True))
+    return [by_index.get(index) for index in range(len(orders))]
 
 
 def _graph_send(client: SalesforceClient, graph: OrderGraph) -> tuple[dict[str, Any], SalesforceError | None]:
@@ -1509,9 +1695,11 @@ def _batch_account_extras(store: Store, prepared: list[PreparedOrder], pending: 
     last_graph: dict[str, OrderGraph] = {}
     for graph in pending:
         last_graph[graph.prepared.identity.key] = graph
-    for graph in last_graph.values():
+    # The customers' values from one read of their ledgers (``_account_extra`` for each, batched).
+    extras = customers_account_fields(store=store, customer_keys=list(last_graph))
+    for key, graph in last_graph.items():
         last = graph.prepared
-        last.account_extra = _account_extra(store, last)
+        last.account_extra = extras[key]
         account = next(node for node in graph.nodes if node["referenceId"] == "account")
         account["body"] = {**account.get("body", {}), **last.account_extra}
 
@@ -1608,17 +1796,18 @@ def orders_sync_batch(
             )
         share_sf = sf_calls.count / max(1, len(sent))
         share_bc = bc_calls.count / max(1, len(orders))
-        for graph, bodies in sent:
-            batch.results[graph.prepared.order_id] = _order_record(
+        # The whole batch recorded at once (as if order by order, in the order the graphs ran).
+        batch.results.update(
+            _order_record(
                 store=store,
-                graph=graph,
-                bodies=bodies,
+                sent=sent,
                 salesforce_calls=round(share_sf),
                 bigcommerce_calls=round(share_bc),
                 started=started,
                 audit=audit,
                 details={"batch": batch.mode},
             )
+        )
         for entry in retry:
             try:
                 batch.results[entry.order_id] = order_sync(
@@ -1691,3 +1880,26 @@ def order_event_handle(event: WebhookEvent) -> HandlerResult:
     """store/order/* and store/shipment/*: converge the order in Salesforce to its current state."""
     # Webhook processing writes the audit entry from the result (with the requests it counted).
     return order_sync(store=event.store, order_id=_order_event_id(event), event_scope=event.scope, audit=False)
+
+
+@batch_handler_register(*BATCHED_SCOPES)
+def order_events_handle_together(store: Store, events: list[WebhookEvent]) -> dict[int, BatchOutcome]:
+    """Order events claimed together (a live burst): one converge for all their orders.
+
+    The orders are read with the order list (``orders_by_id``: one request per 250 neighbouring ids) and
+    synced by ``orders_sync_batch``, as the backfill does, so a burst shares its BigCommerce and
+    Salesforce requests; events of one order get that order's one result. An order the list leaves out,
+    or one the batch could not sync, is left to the single handler (its own fetch, its recovery and its
+    error classification).
+    """
+    by_order: dict[int, list[WebhookEvent]] = {}
+    for event in events:
+        try:
+            by_order.setdefault(_order_event_id(event), []).append(event)
+        except (SkipEvent, TypeError, ValueError):
+            continue  # the single handler says what is wrong with it
+    orders = bigcommerce_client(store).orders_by_id(by_order)
+    if not orders:
+        return {}
+    batch = orders_sync_batch(store=store, orders=list(orders.values()), audit=False)
+    return {event.pk: result for order_id, result in batch.results.items() for event in by_order.get(order_id, ())}

@@ -286,6 +286,34 @@ def duplicate_rule_seed(apps: Any, schema_editor: Any = None) -> None:
     config_version_seed_bump(apps)
 
 
+INBOX_THRESHOLDS: list[ThresholdSeed] = [
+    (
+        "inbox_batch_size",
+        "200",
+        "events",
+        "A worker takes up to this many waiting webhook events at once; order events among them share their "
+        "BigCommerce and Salesforce requests.",
+        "1",
+        "1000",
+    ),
+    (
+        "inbox_batch_wait_ms",
+        "500",
+        "milliseconds",
+        "With fewer events waiting than a batch holds, a worker waits until the oldest has waited this long, "
+        "so a burst fills the batch; a lone event reaches Salesforce this much later at most.",
+        "0",
+        "10000",
+    ),
+]
+
+
+def inbox_batch_seed(apps: Any, schema_editor: Any = None) -> None:
+    """Create the missing inbox batch thresholds; an admin's edit is left alone."""
+    thresholds_seed(apps, INBOX_THRESHOLDS)
+    config_version_seed_bump(apps)
+
+
 def field_mappings_seed(apps: Any, rows: list[tuple[str, str, str, str, str]]) -> None:
     """Create the missing field mappings of ``rows`` (object, field, source, transform, flag); others stay as edited."""
     FieldMapping = apps.get_model("sync", "FieldMapping")
@@ -312,3 +340,4 @@ def seeds_all_apply(apps: Any) -> None:
     cart_recovery_seed(apps)
     customer_match_seed(apps)
     duplicate_rule_seed(apps)
+    inbox_batch_seed(apps)

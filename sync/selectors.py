@@ -7,14 +7,34 @@ from datetime import datetime
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
+from sync.config import config
 from sync.models import Store, WebhookEvent
 
 AUTH_FAILURES_KEY = "b2s:webhooks:auth-failures:{store_hash}"
+STORES_CACHE = "stores-active"
 
 
 def store_active_get(*, store_hash: str) -> Store | None:
     """The active store with this hash, or None."""
     return Store.objects.filter(store_hash=store_hash, is_active=True).first()
+
+
+def store_active_cached_get(*, store_hash: str) -> Store | None:
+    """The active store with this hash, or None, from this process's cache (the webhook endpoint's lookup).
+
+    Kept with the configuration snapshot (``config.per_version``): saving or deleting a store bumps the
+    configuration version, so an edit, a deactivation or a rotated secret is seen by every process within
+    ``CONFIG_CHECK_SECONDS`` (at once by the one that saved). Only found stores are kept, so unknown hashes
+    cannot grow the cache; a new store is found by the first delivery for it. The instance is shared by
+    concurrent requests: read it, never change or save it.
+    """
+    stores = config.per_version(STORES_CACHE)
+    store = stores.get(store_hash)
+    if store is None:
+        store = store_active_get(store_hash=store_hash)
+        if store is not None:
+            stores[store_hash] = store
+    return store
 
 
 def store_get(*, store_hash: str) -> Store | None:

@@ -1,4 +1,4 @@
-"""Invalidate the configuration accessor whenever a configuration row changes."""
+"""Invalidate the configuration accessor whenever a configuration row or a store changes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from sync.config import config, config_version_bump
-from sync.models import FeatureFlag, FieldMapping, OrderStatusMapping, SyncSetting, Threshold
+from sync.models import FeatureFlag, FieldMapping, OrderStatusMapping, Store, SyncSetting, Threshold
 
-CONFIG_MODELS = (FeatureFlag, Threshold, SyncSetting, FieldMapping, OrderStatusMapping)
+# Store too: the webhook endpoint serves stores from the accessor's per-version cache (selectors.py), so a
+# deactivation or a new secret saved in the admin reaches every process within CONFIG_CHECK_SECONDS.
+CONFIG_MODELS = (FeatureFlag, Threshold, SyncSetting, FieldMapping, OrderStatusMapping, Store)
 
 
 def configuration_changed(sender: type, **kwargs: Any) -> None:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from sync.services.webhooks import webhook_event_process, webhook_events_sweep
+from sync.config import config
+from sync.services.webhooks import webhook_event_process, webhook_events_drain, webhook_events_sweep
 
 
 def webhook_event_process_task(event_id: int) -> None:
     """Process one stored webhook event."""
     webhook_event_process(event_id=int(event_id))
+
+
+def webhook_events_drain_task() -> int:
+    """Process due events in batches (queued by the doorbell when webhooks arrive)."""
+    return webhook_events_drain(
+        size=int(config.threshold("inbox_batch_size")),
+        wait_seconds=float(config.threshold("inbox_batch_wait_ms")) / 1000,
+    )
 
 
 def webhook_events_sweep_task() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, UnreadablePostError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -11,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sync.selectors import store_active_get
+from sync.selectors import store_active_cached_get
 from sync.services.webhooks import request_source_address, webhook_event_receive
 
 
@@ -42,7 +43,24 @@ class BigCommerceWebhookView(APIView):
         return response
 
     def post(self, request: Request, store_hash: str) -> HttpResponse:
-        store = store_active_get(store_hash=store_hash)
+        # No per-request health check (CONN_HEALTH_CHECKS is off, b2s/env.py): a persistent connection that
+        # died while idle (a database restart) fails the request's first query. When the error came with
+        # the connection held since an earlier request and that connection is now gone (a failed
+        # transaction's exit reconnects) or broken, answer once more on a new one. A repeat is harmless:
+        # the unique delivery decides. Any other database error is raised as before.
+        held = connection.connection
+        try:
+            return self._receive(request, store_hash)
+        except (InterfaceError, OperationalError):
+            if held is None or connection.in_atomic_block:
+                raise
+            if connection.connection is held and connection.is_usable():
+                raise
+            connection.close()
+            return self._receive(request, store_hash)
+
+    def _receive(self, request: Request, store_hash: str) -> HttpResponse:
+        store = store_active_cached_get(store_hash=store_hash)
         if store is None:
             return Response({"detail": "Unknown store."}, status=404)
         # Refuse an announced oversize body before reading it.

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sync.models import Store
+from sync.outcomes import sync_outcome_record
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +172,7 @@ def _apply(client: Any, change: HookChange, *, destination: str, headers: dict[s
 def _audit(store: Store, result: RegistrationResult) -> None:
     if result.dry_run or not result.changed:
         return
-    from audit.services import audit_record
-
-    audit_record(
+    sync_outcome_record(
         operation="WEBHOOK_REGISTRATION",
         store=store,
         bigcommerce_id=store.store_hash,

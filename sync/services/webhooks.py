@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -27,6 +28,7 @@ import logging
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,8 +47,18 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, WebhookVerificati
 
 from b2s.logging import redact, secret_register
 from sync.bigcommerce import BigCommerceError, bigcommerce_calls_counted
-from sync.handlers import HandlerResult, SkipEvent, handler_for, handlers_load, scope_operation
+from sync.handlers import (
+    BatchOutcome,
+    Handler,
+    HandlerResult,
+    SkipEvent,
+    batch_handler_for,
+    handler_for,
+    handlers_load,
+    scope_operation,
+)
 from sync.models import ResourceLock, Store, WebhookEvent
+from sync.outcomes import sync_outcome_record
 from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_truncations_collected
 from sync.selectors import (
     AUTH_FAILURES_KEY,
@@ -59,6 +71,8 @@ from sync.selectors import (
 logger = logging.getLogger(__name__)
 
 PROCESS_TASK = "sync.tasks.webhook_event_process_task"
+DRAIN_TASK = "sync.tasks.webhook_events_drain_task"
+DRAIN_POLL_SECONDS = 0.1  # how often a lingering drain looks at the inbox
 STANDARD_WEBHOOKS_TOLERANCE_SECONDS = 5 * 60
 STANDARD_WEBHOOKS_SIGNATURES_MAX = 10  # v1 entries checked per delivery (key rotation needs two)
 # Headers never stored: credentials, signatures, and the store's own secret header.
@@ -503,7 +517,10 @@ def webhook_event_receive(
         return ReceiveResult(400, str(error))
     handled = handler_for(callback.scope) is not None
     try:
-        with transaction.atomic():
+        # One insert is the whole of accepting: the row is the queue entry (workers claim pending rows). In
+        # autocommit (a request) it commits by itself, without a BEGIN and COMMIT round trip of its own; inside
+        # a caller's transaction a savepoint keeps a duplicate's IntegrityError from breaking that transaction.
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext():
             event = WebhookEvent.objects.create(
                 store=store,
                 scope=callback.scope,
@@ -515,8 +532,6 @@ def webhook_event_receive(
                 headers=headers_without_secrets(headers, store=store),
                 status=Status.PENDING if handled else Status.IGNORED,
             )
-            if handled:
-                webhook_event_enqueue(event_id=event.pk)
     except IntegrityError:
         # The unique constraint decides races between two deliveries of one event.
         if WebhookEvent.objects.filter(
@@ -525,6 +540,8 @@ def webhook_event_receive(
             logger.info("Duplicate delivery of %s %s for store %s", callback.scope, callback.hash, store.store_hash)
             return ReceiveResult(200, duplicate=True)
         raise
+    if handled:
+        transaction.on_commit(inbox_doorbell_ring)
     return ReceiveResult(200, event_id=event.pk, ignored=not handled)
 
 
@@ -581,6 +598,50 @@ def _task_enqueue(event_id: int) -> None:
     async_task(PROCESS_TASK, event_id, task_name=f"webhook-event-{event_id}", group="webhook-events")
 
 
+# When this process last queued a drain (time.monotonic()); -inf: never.
+_doorbell = {"rung_at": -math.inf}
+_doorbell_lock = threading.Lock()
+
+
+def inbox_doorbell_ring(*, force: bool = False) -> None:
+    """Wake a worker to drain the inbox: at most one drain task per ``WEBHOOK_DOORBELL_SECONDS`` per process.
+
+    Nothing is lost between rings: a drain keeps looking at the inbox until it has found nothing for
+    ``WEBHOOK_DRAIN_LINGER_SECONDS`` (at least the doorbell interval), so an event stored within the
+    interval after a ring is claimed by the drain that ring queued. ``force`` rings regardless (a drain
+    handing over to a fresh task, a replay). If the queue cannot take the task, the next event rings
+    again, and the sweep rings for events left pending.
+    """
+    now = time.monotonic()
+    with _doorbell_lock:
+        if not force and now - _doorbell["rung_at"] < settings.WEBHOOK_DOORBELL_SECONDS:
+            return
+        _doorbell["rung_at"] = now
+    try:
+        _drain_enqueue()
+    except Exception as error:  # the event rows are the durable record; the next ring or the sweep recovers
+        _doorbell["rung_at"] = -math.inf
+        logger.error("Could not queue an inbox drain (%s); the sweep will", type(error).__name__)
+
+
+def inbox_doorbell_reset() -> None:
+    """Forget this process's last ring (a test starting from a fresh process's state)."""
+    with _doorbell_lock:
+        _doorbell["rung_at"] = -math.inf
+
+
+def _drain_enqueue() -> None:
+    from django_q.conf import Conf
+    from django_q.tasks import async_task
+
+    if Conf.ORM:
+        # As for _task_enqueue: a transaction keeps the ORM broker from reconnecting per enqueue.
+        with transaction.atomic(using=Conf.ORM):
+            async_task(DRAIN_TASK, task_name="webhook-events-drain", group="webhook-events")
+        return
+    async_task(DRAIN_TASK, task_name="webhook-events-drain", group="webhook-events")
+
+
 def webhook_event_enqueue(*, event_id: int) -> None:
     """Queue processing of the event once the current transaction commits.
 
@@ -621,7 +682,7 @@ def _retry_schedule(*, event_id: int, attempt: int, due: datetime) -> None:
 
 
 def webhook_events_replay(*, events: QuerySet) -> int:
-    """Reset the events to ``pending`` (attempts from zero) and queue them; returns how many.
+    """Reset the events to ``pending`` (attempts from zero) and ring for a drain; returns how many.
 
     Events being processed right now (a live lease) are left alone.
     """
@@ -638,8 +699,7 @@ def webhook_events_replay(*, events: QuerySet) -> int:
             started_at=None,
             finished_at=None,
         )
-        for event_id in ids:
-            webhook_event_enqueue(event_id=event_id)
+        transaction.on_commit(lambda: inbox_doorbell_ring(force=True))
     logger.info("Replaying %s webhook event(s)", count)
     return count
 
@@ -683,10 +743,24 @@ def event_lock_keys(event: WebhookEvent) -> tuple[str, ...]:
     return (own,)
 
 
-def _lock_row(*, store_id: int, key: str) -> int:
-    """The ResourceLock row's id (created once; the unique constraint settles races)."""
-    lock, _ = ResourceLock.objects.get_or_create(store_id=store_id, resource_key=key)
-    return lock.pk
+def _lock_rows(*, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """The ResourceLock rows' ids by (store id, key), created when missing (the unique constraint settles races)."""
+    if not wanted:
+        return {}
+
+    def existing() -> dict[tuple[int, str], int]:
+        rows = ResourceLock.objects.filter(
+            store_id__in={store_id for store_id, _ in wanted}, resource_key__in={key for _, key in wanted}
+        ).values_list("store_id", "resource_key", "pk")
+        return {(store_id, key): pk for store_id, key, pk in rows if (store_id, key) in wanted}
+
+    found = existing()
+    if len(found) < len(wanted):
+        missing = [ResourceLock(store_id=store_id, resource_key=key) for store_id, key in wanted - set(found)]
+        with transaction.atomic():  # a savepoint: a refused row (a key too long) leaves the caller's transaction usable
+            ResourceLock.objects.bulk_create(missing, ignore_conflicts=True)
+        found = existing()
+    return found
 
 
 def _lock_hold(lock_ids: tuple[int, ...]) -> None:
@@ -696,9 +770,15 @@ def _lock_hold(lock_ids: tuple[int, ...]) -> None:
     list(rows.values_list("pk", flat=True))
 
 
-def _resource_busy(*, event: WebhookEvent, keys: tuple[str, ...], now: datetime) -> bool:
+def _resource_busy(
+    *, event: WebhookEvent, keys: tuple[str, ...], now: datetime, companions: frozenset[int] = frozenset()
+) -> bool:
+    """Whether an event running now shares a resource; ``companions`` (claimed to run together with this
+    one, in one batch handler call) do not count."""
     since = now - timedelta(seconds=settings.WEBHOOK_STALE_SECONDS)
     running = webhook_events_running(store_id=event.store_id, since=since, exclude_id=event.pk)
+    if companions:
+        running = running.exclude(pk__in=companions)
     fields = ("id", "scope", "body", "resource_type", "resource_id")
     return any(set(event_lock_keys(other)) & set(keys) for other in running.only(*fields))
 
@@ -719,13 +799,16 @@ def _claimable(now: datetime) -> Q:
     )
 
 
-def _event_claim(event_id: int) -> _Claim | None:
-    """Take the event for this worker, or None (finished, running elsewhere, not due, or its resource is busy)."""
+def _event_claim(event_id: int, *, companions: frozenset[int] = frozenset()) -> _Claim | None:
+    """Take the event for this worker, or None (finished, running elsewhere, not due, or its resource is busy).
+
+    ``companions``: events claimed to run in the same batch handler call, which may share its resources.
+    """
     event = WebhookEvent.objects.select_related("store").filter(pk=event_id).first()
     if event is None or event.status not in (Status.PENDING, Status.FAILED, Status.PROCESSING):
         return None
     keys = event_lock_keys(event)
-    lock_ids = tuple(sorted(_lock_row(store_id=event.store_id, key=key) for key in keys))
+    lock_ids = tuple(sorted(_lock_rows(wanted={(event.store_id, key) for key in keys}).values()))
     expired = 0
     with transaction.atomic():
         _lock_hold(lock_ids)
@@ -740,7 +823,7 @@ def _event_claim(event_id: int) -> _Claim | None:
             expired = claimable.filter(attempts=attempts).update(
                 status=Status.DEAD, finished_at=now, next_attempt_at=None, **_error_fields(LEASE_EXPIRED)
             )
-        elif _resource_busy(event=event, keys=keys, now=now):
+        elif _resource_busy(event=event, keys=keys, now=now, companions=companions):
             # Wait: the event holding the resource queues this one when it finishes; the
             # re-queue time keeps the sweep from queueing it again meanwhile.
             WebhookEvent.objects.filter(pk=event_id, status=Status.PENDING).update(
@@ -833,35 +916,49 @@ def retry_delay_seconds(*, attempt: int, retry_after_seconds: float | None = Non
 
 
 def _finish(claim: _Claim, *, fields: dict[str, Any], audit: dict[str, Any] | None) -> None:
-    from audit.services import audit_record
+    _finish_many([(claim, fields, audit)])
 
-    event = claim.event
+
+def _finish_many(outcomes: list[tuple[_Claim, dict[str, Any], dict[str, Any] | None]]) -> None:
+    """Write each event's outcome and its audit entry under its resources' locks (one transaction, so an
+    event is never seen finished without its entry), then release the events that waited for them."""
     with transaction.atomic():
-        _lock_hold(claim.lock_ids)
-        written = WebhookEvent.objects.filter(
-            pk=event.pk, status=Status.PROCESSING, started_at=event.started_at
-        ).update(**fields)
-        if not written:
-            logger.warning("Event %s was taken over while this worker ran it (lease expired)", event.pk)
-        if fields.get("status") == Status.FAILED and fields.get("next_attempt_at"):
-            _retry_schedule(event_id=event.pk, attempt=event.attempts, due=fields["next_attempt_at"])
-    _waiters_release(claim)
-    if audit is not None:
-        # After the status is safe: a failing audit write must not leave the event "processing".
-        try:
-            audit_record(store=event.store, event=event, attempt=event.attempts, **audit)
-        except Exception:
-            logger.exception("Could not write the audit entry of event %s", event.pk)
+        _lock_hold(tuple(sorted({lock_id for claim, _, _ in outcomes for lock_id in claim.lock_ids})))
+        for claim, fields, audit in outcomes:
+            event = claim.event
+            written = WebhookEvent.objects.filter(
+                pk=event.pk, status=Status.PROCESSING, started_at=event.started_at
+            ).update(**fields)
+            if not written:
+                logger.warning("Event %s was taken over while this worker ran it (lease expired)", event.pk)
+            if fields.get("status") == Status.FAILED and fields.get("next_attempt_at"):
+                _retry_schedule(event_id=event.pk, attempt=event.attempts, due=fields["next_attempt_at"])
+            if audit is None:
+                continue
+            try:
+                # A savepoint: a failing audit write must not undo the status (or leave the event "processing").
+                with transaction.atomic():
+                    sync_outcome_record(store=event.store, event=event, attempt=event.attempts, **audit)
+            except Exception:
+                logger.exception("Could not write the audit entry of event %s", event.pk)
+    _waiters_release_many([claim for claim, _, _ in outcomes])
 
 
 def _waiters_release(claim: _Claim) -> None:
-    """Queue the events that waited for this resource."""
+    _waiters_release_many([claim])
+
+
+def _waiters_release_many(claims: list[_Claim]) -> None:
+    """Queue the events that waited for these events' resources."""
     now = timezone.now()
-    waiting = webhook_events_waiting(store_id=claim.event.store_id, now=now, exclude_id=claim.event.pk)
-    fields = ("id", "scope", "body", "resource_type", "resource_id")
-    for other in waiting.only(*fields)[:WAITERS_BATCH]:
-        if set(event_lock_keys(other)) & set(claim.keys):
-            _task_enqueue_safely(other.pk)
+    fields = ("id", "scope", "body", "resource_type", "resource_id", "store_id")
+    finished = {claim.event.pk for claim in claims}
+    for store_id in {claim.event.store_id for claim in claims}:
+        keys = {key for claim in claims if claim.event.store_id == store_id for key in claim.keys}
+        waiting = webhook_events_waiting(store_id=store_id, now=now, exclude_id=0).exclude(pk__in=finished)
+        for other in waiting.only(*fields)[:WAITERS_BATCH]:
+            if set(event_lock_keys(other)) & keys:
+                _task_enqueue_safely(other.pk)
 
 
 def _task_enqueue_safely(event_id: int) -> None:
@@ -933,8 +1030,6 @@ def _event_fail(*, event_id: int, error: Exception, claim: _Claim | None) -> Non
 
 def _failure_audit(event: WebhookEvent, failure: ErrorInfo, *, status: str, due: datetime | None, stage: str) -> None:
     """The audit entry of a failure outside the handler (never raises: the status is already safe)."""
-    from audit.services import audit_record
-
     details: dict[str, Any] = {
         "transient": failure.transient,
         "error_type": failure.type,
@@ -944,7 +1039,7 @@ def _failure_audit(event: WebhookEvent, failure: ErrorInfo, *, status: str, due:
     if due is not None:
         details["next_attempt_at"] = due.isoformat()
     try:
-        audit_record(
+        sync_outcome_record(
             operation=scope_operation(event.scope),
             store=event.store,
             event=event,
@@ -963,59 +1058,80 @@ def _event_run(claim: _Claim) -> None:
     """Dispatch a claimed event to its handler and record the outcome."""
     event = claim.event
     handler = handler_for(event.scope)
-    started = time.monotonic()
-    now = timezone.now
     if handler is None:
-        _finish(claim, fields={"status": Status.IGNORED, "finished_at": now(), "duration_ms": 0}, audit=None)
+        _finish(claim, fields={"status": Status.IGNORED, "finished_at": timezone.now(), "duration_ms": 0}, audit=None)
         return
-    result: HandlerResult | None = None
-    skipped = ""
-    failure: ErrorInfo | None = None
+    started = time.monotonic()
     with salesforce_calls_counted() as salesforce_calls, bigcommerce_calls_counted() as bigcommerce_calls:
-        try:
-            result = handler(event)
-        except SkipEvent as skip:
-            skipped = _storable(redact(str(skip)))[:ERROR_MESSAGE_MAX] or "nothing to do"
-        except Exception as error:
-            failure = error_classify(error)
-            if not isinstance(error, SalesforceError | BigCommerceError | requests.RequestException):
-                logger.exception("Handler for event %s (%s) raised", event.pk, event.scope)
-    duration_ms = int((time.monotonic() - started) * 1000)
+        outcome = _handler_outcome(handler, event)
+    _outcome_record(
+        claim,
+        outcome,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        salesforce_calls=salesforce_calls.count,
+        bigcommerce_calls=bigcommerce_calls.count,
+    )
+
+
+def _handler_outcome(handler: Handler, event: WebhookEvent) -> BatchOutcome:
+    """The handler's result, or the exception it raised (logged when it is not an API error)."""
+    try:
+        return handler(event)
+    except Exception as error:
+        if not isinstance(error, SkipEvent | SalesforceError | BigCommerceError | requests.RequestException):
+            logger.exception("Handler for event %s (%s) raised", event.pk, event.scope)
+        return error
+
+
+def _outcome_record(
+    claim: _Claim, outcome: BatchOutcome, *, duration_ms: int, salesforce_calls: int, bigcommerce_calls: int
+) -> None:
+    """Record what the handler did (a result, a skip, a failure) on the event row and in the audit log."""
+    fields, audit = _outcome_entry(
+        claim, outcome, duration_ms=duration_ms, salesforce_calls=salesforce_calls, bigcommerce_calls=bigcommerce_calls
+    )
+    _finish(claim, fields=fields, audit=audit)
+
+
+def _outcome_entry(
+    claim: _Claim, outcome: BatchOutcome, *, duration_ms: int, salesforce_calls: int, bigcommerce_calls: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The event row's fields and the audit entry for what the handler did (a result, a skip, a failure)."""
+    event = claim.event
+    now = timezone.now
     costs = {
         "duration_ms": duration_ms,
-        "salesforce_api_calls": salesforce_calls.count,
-        "bigcommerce_api_calls": bigcommerce_calls.count,
+        "salesforce_api_calls": salesforce_calls,
+        "bigcommerce_api_calls": bigcommerce_calls,
     }
     finished = {"finished_at": now(), "duration_ms": duration_ms}
     no_error = {"last_error_type": "", "last_error_message": "", "last_error_code": ""}
-    if result is not None:
+    if isinstance(outcome, HandlerResult):
         logger.info("Event %s (%s) done in %s ms", event.pk, event.scope, duration_ms)
-        _finish(
-            claim,
-            fields={"status": Status.DONE, **finished, **no_error},
-            audit={
-                "operation": result.operation,
-                "bigcommerce_id": result.bigcommerce_id,
+        return (
+            {"status": Status.DONE, **finished, **no_error},
+            {
+                "operation": outcome.operation,
+                "bigcommerce_id": outcome.bigcommerce_id,
                 "status": "success",
-                "salesforce_ids": result.salesforce_ids,
-                "details": result.details,
+                "salesforce_ids": outcome.salesforce_ids,
+                "details": outcome.details,
                 **costs,
             },
         )
-        return
     operation = scope_operation(event.scope)
-    if failure is None:
+    if isinstance(outcome, SkipEvent):
+        skipped = _storable(redact(str(outcome)))[:ERROR_MESSAGE_MAX] or "nothing to do"
         logger.info("Event %s (%s) skipped: %s", event.pk, event.scope, skipped)
-        _finish(
-            claim,
-            fields={
+        return (
+            {
                 "status": Status.SKIPPED,
                 **finished,
                 "last_error_type": "SkipEvent",
                 "last_error_message": skipped,
                 "last_error_code": "",
             },
-            audit={
+            {
                 "operation": operation,
                 "bigcommerce_id": event.resource_id,
                 "status": "skipped",
@@ -1023,18 +1139,16 @@ def _event_run(claim: _Claim) -> None:
                 **costs,
             },
         )
-        return
-    error_fields = _error_fields(failure)
+    failure = error_classify(outcome)
     details: dict[str, Any] = {"transient": failure.transient, "error_type": failure.type}
     status, due = failure_outcome(failure, attempts=event.attempts, now=now())
     if due is not None:
         details["next_attempt_at"] = due.isoformat()
     details["event_status"] = status
     logger.warning("Event %s (%s) attempt %s %s: %s", event.pk, event.scope, event.attempts, status, failure.message)
-    _finish(
-        claim,
-        fields={"status": status, **finished, **error_fields, "next_attempt_at": due},
-        audit={
+    return (
+        {"status": status, **finished, **_error_fields(failure), "next_attempt_at": due},
+        {
             "operation": operation,
             "bigcommerce_id": event.resource_id,
             "status": "failed",
@@ -1047,13 +1161,211 @@ def _event_run(claim: _Claim) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The drain: workers take due events from the inbox in batches
+# ---------------------------------------------------------------------------------------------
+def _due(now: datetime) -> Q:
+    """Events a drain may take: pending (not deferred behind a busy resource) and failed ones due for a retry.
+
+    Events ``processing`` under an expired lease are not here: their takeover is the sweep's (one by one).
+    """
+    return Q(status=Status.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)) | Q(
+        status=Status.FAILED, next_attempt_at__lte=now
+    )
+
+
+def _batch_gather(*, size: int, wait_seconds: float) -> bool:
+    """Whether events are due; with fewer than ``size``, first wait until the oldest has waited
+    ``wait_seconds`` (a burst then fills the batch, a lone event waits that long at most)."""
+    received = list(
+        WebhookEvent.objects.filter(_due(timezone.now())).order_by("pk").values_list("received_at", flat=True)[:size]
+    )
+    if not received:
+        return False
+    if len(received) < size and wait_seconds > 0:
+        delay = (min(received) + timedelta(seconds=wait_seconds) - timezone.now()).total_seconds()
+        if delay > 0:
+            time.sleep(min(delay, wait_seconds))
+    return True
+
+
+def _batch_claim(*, size: int) -> list[_Claim]:
+    """Claim up to ``size`` due events, oldest first, in one transaction.
+
+    The candidates are locked with ``FOR UPDATE SKIP LOCKED``, so drains running side by side take
+    different events (on SQLite, where writers take turns, the lock is the database's). The rules are
+    the single claim's (``_event_claim``): the resources' lock rows are held while deciding, and an event
+    whose resource a running event holds waits for it; events of one batch handler may share a resource,
+    since they run in one call. Should the batch's lock step raise, each event is claimed on its own, so
+    a claim that raises is that event's failed attempt.
+    """
+    try:
+        with transaction.atomic():
+            return _batch_claim_locked(size=size)
+    except Exception:
+        logger.exception("Claiming a batch failed; claiming its events one by one")
+    claims: list[_Claim] = []
+    candidates = WebhookEvent.objects.filter(_due(timezone.now())).order_by("pk").values_list("pk", flat=True)
+    for event_id in list(candidates[:size]):
+        try:
+            claim = _event_claim(event_id)
+        except Exception as error:
+            _event_fail(event_id=event_id, error=error, claim=None)
+            continue
+        if claim is not None:
+            claims.append(claim)
+    return claims
+
+
+def _batch_claim_locked(*, size: int) -> list[_Claim]:
+    now = timezone.now()
+    candidates = list(
+        WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("store")
+        .filter(_due(now))
+        .order_by("pk")[:size]
+    )
+    if not candidates:
+        return []
+    keys = {event.pk: {(event.store_id, key) for key in event_lock_keys(event)} for event in candidates}
+    lock_ids = _lock_rows(wanted=set().union(*keys.values()))
+    _lock_hold(tuple(sorted(set(lock_ids.values()))))
+    since = now - timedelta(seconds=settings.WEBHOOK_STALE_SECONDS)
+    running = WebhookEvent.objects.filter(
+        status=Status.PROCESSING, started_at__gte=since, store_id__in={event.store_id for event in candidates}
+    ).only("id", "store_id", "scope", "body", "resource_type", "resource_id")
+    running_events = list(running)
+    busy = {(other.store_id, key) for other in running_events for key in event_lock_keys(other)}
+    # One batch per store and batch handler at a time: the events arriving meanwhile wait (due, unclaimed)
+    # and make the next batch larger, and one customer's Account is not written by two batches at once.
+    pipelines = {(other.store_id, batch_handler_for(other.scope)) for other in running_events}
+    taken: dict[tuple[int, str], Any] = {}  # resource → the batch handler of the event holding it (None: alone)
+    chosen: list[WebhookEvent] = []
+    deferred: list[int] = []
+    for event in candidates:
+        batch_handler = batch_handler_for(event.scope)
+        if batch_handler is not None and (event.store_id, batch_handler) in pipelines:
+            continue
+        shared = [key for key in keys[event.pk] if key in taken]
+        if keys[event.pk] & busy or any(batch_handler is None or taken[key] is not batch_handler for key in shared):
+            deferred.append(event.pk)
+            continue
+        taken.update(dict.fromkeys(keys[event.pk], batch_handler))
+        chosen.append(event)
+    if deferred:
+        # As a single claim does: the event holding the resource queues these when it finishes.
+        WebhookEvent.objects.filter(pk__in=deferred, status=Status.PENDING).update(
+            next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_REQUEUE_SECONDS)
+        )
+    WebhookEvent.objects.filter(pk__in=[event.pk for event in chosen]).update(
+        status=Status.PROCESSING, started_at=now, finished_at=None, next_attempt_at=None, attempts=F("attempts") + 1
+    )
+    claims = []
+    for event in chosen:
+        event.status, event.started_at, event.finished_at, event.next_attempt_at = Status.PROCESSING, now, None, None
+        event.attempts += 1
+        event_keys = tuple(key for _store_id, key in sorted(keys[event.pk]))
+        claims.append(_Claim(event, event_keys, tuple(sorted(lock_ids[key] for key in keys[event.pk]))))
+    return claims
+
+
+@salesforce_truncations_collected()
+def _claim_run(claim: _Claim) -> None:
+    """Run one claimed event; whatever raises outside its handler is a failed attempt."""
+    try:
+        _event_run(claim)
+    except Exception as error:
+        _event_fail(event_id=claim.event.pk, error=error, claim=claim)
+
+
+@salesforce_truncations_collected()
+def _claims_run_together(batch_handler: Any, claims: list[_Claim]) -> list[_Claim]:
+    """Run claimed events of one store through their batch handler; returns those it left to their own handler.
+
+    The requests the call made are shared out among the events it answered, whose outcomes are written
+    together. Should the call itself raise, every event runs on its own (and records its own error).
+    """
+    store = claims[0].event.store
+    started = time.monotonic()
+    with salesforce_calls_counted() as salesforce_calls, bigcommerce_calls_counted() as bigcommerce_calls:
+        try:
+            outcomes = batch_handler(store, [claim.event for claim in claims])
+        except Exception:
+            logger.exception("The batch of %s events failed; running them one by one", len(claims))
+            return claims
+    answered = [claim for claim in claims if claim.event.pk in outcomes]
+    share = max(1, len(answered))
+    duration_ms = int((time.monotonic() - started) * 1000)
+    entries = []
+    for claim in answered:
+        fields, audit = _outcome_entry(
+            claim,
+            outcomes[claim.event.pk],
+            duration_ms=duration_ms,
+            salesforce_calls=round(salesforce_calls.count / share),
+            bigcommerce_calls=round(bigcommerce_calls.count / share),
+        )
+        entries.append((claim, fields, audit))
+    try:
+        _finish_many(entries)
+    except Exception as error:
+        for claim in answered:
+            _event_fail(event_id=claim.event.pk, error=error, claim=claim)
+    return [claim for claim in claims if claim.event.pk not in outcomes]
+
+
+def _claims_run(claims: list[_Claim]) -> None:
+    """Run a batch of claims: events with a batch handler together (per store and handler), the rest one by one."""
+    together: dict[tuple[int, Any], list[_Claim]] = {}
+    alone: list[_Claim] = []
+    for claim in claims:
+        batch_handler = batch_handler_for(claim.event.scope)
+        if batch_handler is None:
+            alone.append(claim)
+        else:
+            together.setdefault((claim.event.store_id, batch_handler), []).append(claim)
+    for (_store_id, batch_handler), group in together.items():
+        if len(group) == 1:
+            alone.extend(group)  # a lone event costs the same either way; its own handler has the cheap paths
+        else:
+            alone.extend(_claims_run_together(batch_handler, group))
+    for claim in alone:
+        _claim_run(claim)
+
+
+def webhook_events_drain(*, size: int, wait_seconds: float) -> int:
+    """Claim and process due events, ``size`` at a time, until none has been due for the linger time.
+
+    Returns how many events it claimed. Started by the doorbell (``inbox_doorbell_ring``); runs at most
+    ``WEBHOOK_DRAIN_MAX_SECONDS`` (inside the task timeout), then hands over to a fresh task if work remains.
+    """
+    handlers_load()
+    started = idle_since = time.monotonic()
+    claimed = 0
+    while True:
+        if time.monotonic() - started >= settings.WEBHOOK_DRAIN_MAX_SECONDS:
+            if WebhookEvent.objects.filter(_due(timezone.now())).exists():
+                inbox_doorbell_ring(force=True)
+            return claimed
+        claims = _batch_claim(size=size) if _batch_gather(size=size, wait_seconds=wait_seconds) else []
+        if claims:
+            claimed += len(claims)
+            _claims_run(claims)
+            idle_since = time.monotonic()
+            continue
+        if time.monotonic() - idle_since >= settings.WEBHOOK_DRAIN_LINGER_SECONDS:
+            return claimed
+        time.sleep(DRAIN_POLL_SECONDS)
+
+
+# ---------------------------------------------------------------------------------------------
 # The sweep
 # ---------------------------------------------------------------------------------------------
 def webhook_events_sweep() -> int:
-    """Queue every stranded event (see ``webhook_events_stranded``); returns how many.
+    """Recover stranded events (see ``webhook_events_stranded``); returns how many it found.
 
-    Run by a django-q2 schedule every minute, so an event whose worker was killed, whose
-    queue message was lost or whose retry schedule went missing is still completed.
+    Run by a django-q2 schedule every minute, so an event whose drain never came (the queue lost the task,
+    the worker was killed), whose worker died mid-run (an expired lease: taken over one by one, where the
+    lease rules apply) or whose retry is due is still completed.
     """
     now = timezone.now()
     stranded = webhook_events_stranded(
@@ -1062,14 +1374,11 @@ def webhook_events_sweep() -> int:
         processing_before=now - timedelta(seconds=settings.WEBHOOK_STALE_SECONDS),
     )
     rows = list(stranded.values_list("pk", "status")[:SWEEP_BATCH])
-    pending_ids = [pk for pk, status in rows if status == Status.PENDING]
-    if pending_ids:
-        # Not again before the re-queue time, however often the sweep runs.
-        WebhookEvent.objects.filter(pk__in=pending_ids, status=Status.PENDING).update(
-            next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_REQUEUE_SECONDS)
-        )
-    for pk, _status in rows:
-        _task_enqueue_safely(pk)
+    if any(status != Status.PROCESSING for _pk, status in rows):
+        inbox_doorbell_ring(force=True)
+    for pk, status in rows:
+        if status == Status.PROCESSING:
+            _task_enqueue_safely(pk)
     if rows:
-        logger.info("Sweep re-queued %s webhook event(s)", len(rows))
+        logger.info("Sweep found %s stranded webhook event(s)", len(rows))
     return len(rows)

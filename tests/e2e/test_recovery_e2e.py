@@ -124,7 +124,10 @@ def test_one_hundred_carts_abandoned_thirty_converted(store, qcluster, bigcommer
     won_leads = [audit for audit in conversions if audit.details["record"] == "lead"]
     # Whichever of the order's sync and the cart's conversion runs first converts the Lead; the other finds it done.
     assert won_leads and {audit.details["lead"] for audit in won_leads} <= {"converted", "already_converted"}
-    assert {a.salesforce_api_calls for a in conversions if a.details["record"] == "opportunity"} == {1}
+    won = Counter(a.salesforce_api_calls for a in conversions if a.details["record"] == "opportunity")
+    # A worker process that has not written an Opportunity yet also reads its describe (field lengths),
+    # once: at most one conversion per worker (2) carries that read.
+    assert set(won) <= {1, 2} and won[2] <= 2 and won[1] >= 1, won
     # Exactly one convertLead per bought cart's Lead, never a second (nor a refused one).
     assert sum(1 for call in sf.calls if "/services/Soap/" in call["path"]) == len(won_leads)
     calls = list(

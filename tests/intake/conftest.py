@@ -8,7 +8,7 @@ import pytest
 
 from sync import handlers
 from sync.models import Store, WebhookEvent
-from sync.services.webhooks import webhook_event_process, webhook_event_receive
+from sync.services.webhooks import webhook_event_process, webhook_event_receive, webhook_events_drain
 
 HEADER_SECRET = "header-secret-0123456789"
 HMAC_SECRET = "legacy-hmac-secret-0123456789"
@@ -104,6 +104,18 @@ def process(django_capture_on_commit_callbacks):
             webhook_event_process(event_id=event.pk)
         event.refresh_from_db()
         return event
+
+    return run
+
+
+@pytest.fixture
+def drain(django_capture_on_commit_callbacks, settings):
+    """Run one drain as a worker would (no lingering), and what it deferred to commit; returns how many it claimed."""
+
+    def run(*, size: int = 200) -> int:
+        settings.WEBHOOK_DRAIN_LINGER_SECONDS = 0
+        with django_capture_on_commit_callbacks(execute=True):
+            return webhook_events_drain(size=size, wait_seconds=0)
 
     return run
 

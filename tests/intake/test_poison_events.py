@@ -18,6 +18,7 @@ from sync.handlers import HandlerResult
 from sync.models import ResourceLock, WebhookEvent
 from sync.services import webhooks
 from sync.services.webhooks import (
+    DRAIN_TASK,
     LOCK_KEY_MAX,
     PROCESS_TASK,
     event_lock_keys,
@@ -35,6 +36,10 @@ def queued() -> list[int]:
     return [row.task["args"][0] for row in OrmQ.objects.all() if row.task["func"] == PROCESS_TASK]
 
 
+def drains_queued() -> int:
+    return sum(1 for row in OrmQ.objects.all() if row.task["func"] == DRAIN_TASK)
+
+
 def stored(store, scope: str, body, *, resource_type: str = "order", resource_id: str = "1") -> WebhookEvent:
     """An event as a malformed delivery would have left it in the inbox (no receive-side checks)."""
     return WebhookEvent.objects.create(
@@ -47,7 +52,7 @@ def stored(store, scope: str, body, *, resource_type: str = "order", resource_id
     )
 
 
-def drive(event: WebhookEvent, *, process, rounds: int) -> list[int]:
+def drive(event: WebhookEvent, *, process, drain, rounds: int) -> list[int]:
     """Let time pass ``rounds`` times: whatever the sweep re-queues is processed; returns the sweep counts."""
     counts = []
     for _ in range(rounds):
@@ -58,8 +63,10 @@ def drive(event: WebhookEvent, *, process, rounds: int) -> list[int]:
         WebhookEvent.objects.filter(pk=event.pk, status="processing").update(started_at=long_ago)
         OrmQ.objects.all().delete()
         counts.append(webhook_events_sweep())
-        for event_id in queued():
+        for event_id in queued():  # expired leases, taken over one by one
             process(WebhookEvent.objects.get(pk=event_id))
+        if drains_queued():
+            drain()
     event.refresh_from_db()
     return counts
 
@@ -139,7 +146,7 @@ MALFORMED = {
 
 @pytest.mark.parametrize("name", MALFORMED)
 def test_a_malformed_stored_event_fails_once_audited_and_is_never_requeued(
-    name, salesforce_settings, sandbox_store, process, settings
+    name, salesforce_settings, sandbox_store, process, settings, drain
 ):
     scope, resource_type, body = MALFORMED[name]
     event = process(stored(sandbox_store, scope, body, resource_type=resource_type))
@@ -147,7 +154,7 @@ def test_a_malformed_stored_event_fails_once_audited_and_is_never_requeued(
     assert (event.attempts, event.status, event.next_attempt_at) == (1, "failed", None)  # permanent: no retry
     assert entry.attempt == 1
     # However long the sweep runs, the event is not taken again.
-    assert drive(event, process=process, rounds=settings.WEBHOOK_MAX_ATTEMPTS + 2) == [0] * (
+    assert drive(event, process=process, drain=drain, rounds=settings.WEBHOOK_MAX_ATTEMPTS + 2) == [0] * (
         settings.WEBHOOK_MAX_ATTEMPTS + 2
     )
     assert (event.status, event.attempts) == ("failed", 1)
@@ -157,7 +164,7 @@ def test_a_failure_inside_the_claim_is_a_counted_attempt(sandbox_store, receive,
     def broken(**kwargs):
         raise RuntimeError("the lock row cannot be created")
 
-    monkeypatch.setattr(webhooks, "_lock_row", broken)
+    monkeypatch.setattr(webhooks, "_lock_rows", broken)
     event = process(receive("store/customer/created", 41))
     entry = assert_failed_and_audited(event, stage="claim")
     assert (event.status, event.attempts, event.next_attempt_at) == ("failed", 1, None)
@@ -165,7 +172,7 @@ def test_a_failure_inside_the_claim_is_a_counted_attempt(sandbox_store, receive,
     assert (entry.operation, entry.bigcommerce_id, entry.attempt) == ("CUSTOMER_SYNC", "41", 1)
 
 
-def test_a_transient_claim_failure_is_retried_then_dead(sandbox_store, receive, process, monkeypatch, settings):
+def test_a_transient_claim_failure_is_retried_then_dead(sandbox_store, receive, process, monkeypatch, settings, drain):
     settings.WEBHOOK_MAX_ATTEMPTS = 3
     calls = []
 
@@ -173,19 +180,20 @@ def test_a_transient_claim_failure_is_retried_then_dead(sandbox_store, receive, 
         calls.append(1)
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(webhooks, "_lock_row", locked)
+    monkeypatch.setattr(webhooks, "_lock_rows", locked)
     event = process(receive("store/customer/created", 42))
     assert (event.status, event.attempts, event.last_error_code) == ("failed", 1, "DATABASE")
     assert event.next_attempt_at is not None  # transient: retried with backoff
-    counts = drive(event, process=process, rounds=6)
+    counts = drive(event, process=process, drain=drain, rounds=6)
     assert (event.status, event.attempts, event.next_attempt_at) == ("dead", 3, None)
     assert counts == [1, 1, 0, 0, 0, 0]  # re-queued while attempts remained, then never again
-    assert len(calls) == 3
+    # The first attempt ran alone; in each drain the batch's lock step failed, then the event's own claim.
+    assert len(calls) == 1 + 2 * 2
     assert AuditLog.objects.filter(event=event, status="failed").count() == 3
 
 
 def test_a_pending_event_whose_claim_always_raises_is_not_requeued_for_ever(
-    sandbox_store, receive, process, monkeypatch, settings
+    sandbox_store, receive, process, monkeypatch, settings, drain
 ):
     """The issue's loop: the message is lost, the sweep re-queues the pending event, the claim raises."""
     event = receive("store/customer/created", 43)
@@ -193,8 +201,8 @@ def test_a_pending_event_whose_claim_always_raises_is_not_requeued_for_ever(
     def broken(**kwargs):
         raise ValueError("bad lock key")
 
-    monkeypatch.setattr(webhooks, "_lock_row", broken)
-    counts = drive(event, process=process, rounds=settings.WEBHOOK_MAX_ATTEMPTS + 3)
+    monkeypatch.setattr(webhooks, "_lock_rows", broken)
+    counts = drive(event, process=process, drain=drain, rounds=settings.WEBHOOK_MAX_ATTEMPTS + 3)
     assert counts[0] == 1 and set(counts[1:]) == {0}
     assert_failed_and_audited(event, stage="claim")
     assert (event.status, event.attempts) == ("failed", 1)
@@ -223,7 +231,9 @@ def test_an_error_message_no_column_can_hold_is_stored_cleaned(sandbox_store, re
     assert AuditLog.objects.get(event=event).error == "bad value '12?'"
 
 
-def test_a_stale_lease_counts_and_ends_dead_after_max_attempts(sandbox_store, receive, process, test_handler, settings):
+def test_a_stale_lease_counts_and_ends_dead_after_max_attempts(
+    sandbox_store, receive, process, test_handler, settings, drain
+):
     """A worker killed (or timed out) by the event on every attempt: taken over until attempts run out."""
     settings.WEBHOOK_MAX_ATTEMPTS = 3
     runs = []
@@ -247,14 +257,16 @@ def test_a_stale_lease_counts_and_ends_dead_after_max_attempts(sandbox_store, re
     assert runs == [1, 2, 3]  # not run a fourth time
     entry = assert_failed_and_audited(event, stage="lease")
     assert entry.details["transient"] is True
-    assert drive(event, process=process, rounds=3) == [0, 0, 0]
+    assert drive(event, process=process, drain=drain, rounds=3) == [0, 0, 0]
 
 
 class WorkerKilled(BaseException):
     """What a SIGKILL looks like from inside: nothing after this line runs."""
 
 
-def test_a_lock_row_the_database_refuses_is_a_counted_attempt(salesforce_settings, sandbox_store, process, monkeypatch):
+def test_a_lock_row_the_database_refuses_is_a_counted_attempt(
+    salesforce_settings, sandbox_store, process, monkeypatch, drain
+):
     """Without the bound (the issue's poison): PostgreSQL refuses the key; the attempt is still counted."""
     monkeypatch.setattr(webhooks, "lock_key_bound", lambda raw: raw)
     scope, resource_type, body = MALFORMED["shipment, 200-character orderId"]
@@ -262,4 +274,4 @@ def test_a_lock_row_the_database_refuses_is_a_counted_attempt(salesforce_setting
     # SQLite does not enforce the column's length: there the handler refuses the orderId instead.
     entry = assert_failed_and_audited(event, stage="claim" if connection.vendor == "postgresql" else None)
     assert (event.status, event.attempts, entry.attempt) == ("failed", 1, 1)
-    assert drive(event, process=process, rounds=3) == [0, 0, 0]
+    assert drive(event, process=process, drain=drain, rounds=3) == [0, 0, 0]

@@ -20,6 +20,7 @@ from sync.handlers import HandlerResult, SkipEvent
 from sync.models import FeatureFlag, WebhookEvent
 from sync.salesforce import SalesforceError, salesforce_client
 from sync.services.webhooks import (
+    DRAIN_TASK,
     PROCESS_TASK,
     error_classify,
     retry_delay_seconds,
@@ -323,7 +324,11 @@ def test_a_worker_killed_mid_task_is_completed_by_the_sweep(sandbox_store, recei
     assert calls == [event.pk, event.pk]
 
 
-def test_the_sweep_requeues_only_stranded_events(sandbox_store, receive, settings):
+def drains() -> int:
+    return sum(1 for row in OrmQ.objects.all() if row.task["func"] == DRAIN_TASK)
+
+
+def test_the_sweep_rings_for_stranded_events_and_requeues_expired_leases(sandbox_store, receive, settings, drain):
     now = timezone.now()
     old = now - timedelta(seconds=settings.WEBHOOK_REQUEUE_SECONDS + 10)
     fresh = receive("store/customer/created", 1)
@@ -332,18 +337,31 @@ def test_the_sweep_requeues_only_stranded_events(sandbox_store, receive, setting
     later_failed = receive("store/customer/created", 4)
     permanent = receive("store/customer/created", 5)
     done = receive("store/customer/created", 6)
+    expired = receive("store/customer/created", 7)
     WebhookEvent.objects.filter(pk=stale_pending.pk).update(received_at=old)
     WebhookEvent.objects.filter(pk=due_failed.pk).update(status="failed", next_attempt_at=now - timedelta(seconds=1))
     WebhookEvent.objects.filter(pk=later_failed.pk).update(status="failed", next_attempt_at=now + timedelta(hours=1))
     WebhookEvent.objects.filter(pk=permanent.pk).update(status="failed", next_attempt_at=None, received_at=old)
     WebhookEvent.objects.filter(pk=done.pk).update(status="done", received_at=old)
+    lease_start = now - timedelta(seconds=settings.WEBHOOK_STALE_SECONDS + 10)
+    WebhookEvent.objects.filter(pk=expired.pk).update(status="processing", started_at=lease_start, attempts=1)
     OrmQ.objects.all().delete()
-    assert webhook_events_sweep() == 2
-    assert sorted(queued()) == sorted([stale_pending.pk, due_failed.pk])
+    assert webhook_events_sweep() == 3
+    # One drain for the waiting events (whatever their number); the expired lease is taken over on its own.
+    assert (drains(), queued()) == (1, [expired.pk])
     assert fresh.pk not in queued()
     OrmQ.objects.all().delete()
-    assert webhook_events_sweep() == 1  # the pending one is not queued again before its re-queue time
-    assert queued() == [due_failed.pk]
+    assert webhook_events_sweep() == 3  # a minute later it rings again: still one task, not one per event
+    assert drains() == 1
+    drain()  # the drain takes every due event, the fresh one too; not the later retry nor the permanent failure
+    statuses = dict(WebhookEvent.objects.values_list("pk", "status"))
+    # (the customers do not exist in the stand-in: each run ends "skipped", which is finished)
+    assert [statuses[event.pk] for event in (fresh, stale_pending, due_failed)] == ["skipped"] * 3
+    assert (statuses[later_failed.pk], statuses[permanent.pk], statuses[expired.pk]) == (
+        "failed",
+        "failed",
+        "processing",
+    )
 
 
 def test_replay_leaves_running_events_alone(sandbox_store, receive, django_capture_on_commit_callbacks):
@@ -356,7 +374,7 @@ def test_replay_leaves_running_events_alone(sandbox_store, receive, django_captu
         assert webhook_events_replay(events=WebhookEvent.objects.all()) == 1
     dead.refresh_from_db()
     assert (dead.status, dead.attempts) == ("pending", 0)
-    assert queued() == [dead.pk]
+    assert (queued(), drains()) == ([], 1)
 
 
 def test_audit_trail_flag_off_writes_no_audit(sandbox_store, receive, process, test_handler):

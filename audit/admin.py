@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from audit.models import AuditLog
+from sync.models import WebhookEvent
+from sync.services.webhooks import webhook_events_replay
 
 CSV_COLUMNS = (
     "id",
@@ -73,9 +75,6 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay the selected entries' webhook events", permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[AuditLog]) -> None:
-        from sync.models import WebhookEvent
-        from sync.services.webhooks import webhook_events_replay
-
         events = WebhookEvent.objects.filter(pk__in=queryset.exclude(event=None).values("event_id"))
         without = queryset.filter(event=None).count()
         count = webhook_events_replay(events=events)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.models import AuditLog
 from b2s.logging import redact
 from sync.config import config
+from sync.salesforce import salesforce_truncations_take
 
 if TYPE_CHECKING:
     from sync.models import Store, WebhookEvent
@@ -44,8 +45,6 @@ def audit_record(
     shortened to fit Salesforce fields since the previous entry of this sync (the innermost
     ``salesforce_calls_counted`` block, or the webhook event's) are listed in ``details["truncated"]``.
     """
-    from sync.salesforce import salesforce_truncations_take
-
     truncated = salesforce_truncations_take()  # taken even when not written: never carried to the next entry
     if not config.flag("audit_trail"):
         return None

@@ -38,9 +38,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_q",
     "sync",
-    "analytics",
-    "recovery",
     "audit",
+    "analytics",
+    "orders",
+    "recovery",
 ]
 
 MIDDLEWARE = [

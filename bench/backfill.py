@@ -49,10 +49,10 @@ def main() -> int:
     database_url = os.environ["DATABASE_URL"]
     from django.conf import settings
 
+    from orders.backfill import BackfillFilters, backfill_run
     from sandbox.bigcommerce.app import BigCommerceSandbox
     from sandbox.salesforce import SalesforceSandbox
     from sandbox.server import ServerThread
-    from sync.backfill import BackfillFilters, backfill_run
     from sync.models import Store
 
     salesforce = ServerThread(SalesforceSandbox(), tls_dir=workdir / "sf-tls").start()

@@ -9,8 +9,9 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet
 
 from analytics.models import LedgerEntry
+from orders.models import SyncedOrder
 from recovery.models import Cart
-from sync.models import Store, SyncedOrder
+from sync.models import Store
 
 
 def cart_local_get(*, store: Store, cart_id: str) -> Cart | None:

@@ -26,6 +26,7 @@ from urllib.parse import quote
 from django.utils import timezone
 
 from audit.services import audit_record
+from orders.models import SyncedOrder
 from recovery import rules
 from recovery.models import Cart
 from recovery.selectors import cart_local_get, carts_expirable, order_known
@@ -37,6 +38,7 @@ from sync.customers import (
     account_contact_subrequests,
     customer_document_from_billing,
     customer_document_from_customer,
+    customer_documents,
     customer_identity,
     customer_identity_resolved,
     customer_link_remember,
@@ -46,8 +48,7 @@ from sync.customers import (
 )
 from sync.handlers import HandlerResult, SkipEvent
 from sync.mapping import mappings_apply
-from sync.models import CustomerLink, Store, SyncedOrder
-from sync.orders import customer_documents
+from sync.models import CustomerLink, Store
 from sync.salesforce import (
     COLLECTIONS_CHUNK,
     SalesforceClient,
@@ -56,6 +57,7 @@ from sync.salesforce import (
     salesforce_client,
     soql_quote,
 )
+from sync.seeds import LEAD_CLOSED_STATUS_SETTING, LEAD_CONVERSION_CLOSE, LEAD_CONVERSION_SETTING
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +69,6 @@ OPPORTUNITY_OPEN_STAGE = "Prospecting"
 OPPORTUNITY_WON_STAGE = "Closed Won"
 OPPORTUNITY_LOST_STAGE = "Closed Lost"
 LEAD_OPEN_STATUS = "Open - Not Contacted"
-# Admin settings (sync/seeds.py CART_SETTINGS): convert a bought cart's Lead, or close it unconverted.
-LEAD_CONVERSION_SETTING = "lead_on_cart_conversion"
-LEAD_CONVERSION_CLOSE = "close"
-LEAD_CLOSED_STATUS_SETTING = "lead_closed_status"
 # A converted Lead refuses every update (convertLead included) with this code.
 CONVERTED_LEAD_CODE = "CANNOT_UPDATE_CONVERTED_LEAD"
 LEAD_LOST_STATUS = "Closed - Not Converted"

@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from django.core.cache import cache
+from django.utils import timezone
 
 from sync.bigcommerce import bigcommerce_client
 from sync.config import config
 from sync.handlers import HandlerResult, SkipEvent, SyncResult, handler_register
 from sync.mapping import mappings_apply
-from sync.models import CustomerLink
+from sync.models import CustomerLink, KnownCustomer, WebhookEvent
 from sync.salesforce import (
     SalesforceError,
     chunks_bounded,
@@ -44,7 +45,7 @@ from sync.salesforce import (
 )
 
 if TYPE_CHECKING:
-    from sync.models import Store, WebhookEvent
+    from sync.models import Store
     from sync.salesforce import SalesforceClient
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,37 @@ def customer_document_from_customer(customer: dict) -> dict:
         phone=customer.get("phone") or first.get("phone"),
         address=_address(first, _V3_ADDRESS_KEYS),
     )
+
+
+def customer_documents(*, store: Store, customer_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Registered customers' documents: remembered ones, the rest in one ``/v3/customers`` request.
+
+    A remembered document is fetched again when a ``store/customer/*`` webhook for that
+    customer arrived after it was fetched.
+    """
+    wanted = {int(value) for value in customer_ids if int(value) > 0}
+    if not wanted:
+        return {}
+    documents: dict[int, dict[str, Any]] = {}
+    for known in KnownCustomer.objects.filter(store=store, customer_id__in=wanted):
+        newer = WebhookEvent.objects.filter(
+            store=store,
+            scope__startswith="store/customer/",
+            resource_id=str(known.customer_id),
+            received_at__gte=known.fetched_at,
+        ).exists()
+        if not newer:
+            documents[known.customer_id] = known.document
+    missing = sorted(wanted - set(documents))
+    if missing:
+        fetched_at = timezone.now()  # before the request: an update arriving meanwhile triggers a refetch
+        for customer_id, customer in bigcommerce_client(store).customers_get(missing).items():
+            document = customer_document_from_customer(customer)
+            KnownCustomer.objects.update_or_create(
+                store=store, customer_id=customer_id, defaults={"document": document, "fetched_at": fetched_at}
+            )
+            documents[customer_id] = document
+    return documents
 
 
 def customer_document_from_billing(billing_address: dict) -> dict:

@@ -8,8 +8,8 @@ processing service). Modules register their handlers at import::
     @handler_register("store/customer/created", "store/customer/updated")
     def customer_event_handle(event: WebhookEvent) -> HandlerResult: ...
 
-``handlers_load()`` imports the modules that hold handlers (``HANDLER_MODULES`` plus a
-``handlers`` module in any installed app), so the table is complete in the web
+``handlers_load()`` imports the modules that hold handlers (``HANDLER_MODULES`` plus the
+``handlers`` module of every installed app), so the table is complete in the web
 process (which needs it to tell handled scopes from ignored ones) and in workers.
 """
 
@@ -55,13 +55,10 @@ BatchOutcome = HandlerResult | Exception
 BatchHandler = Callable[["Store", list["WebhookEvent"]], dict[int, BatchOutcome]]
 BATCH_HANDLERS: dict[str, BatchHandler] = {}
 
-# Modules whose import registers handlers (shipments and refunds are order events, in sync.orders).
-# Each must import: a missing or broken one raises, so a handler is never silently absent.
-HANDLER_MODULES: tuple[str, ...] = (
-    "sync.customers",
-    "sync.orders",
-    "recovery.handlers",
-)
+# Modules of this app whose import registers handlers; every installed app's ``handlers`` module is
+# imported too (the order feature's ``orders.handlers``, ``recovery.handlers``). Each must import: a
+# missing or broken one raises, so a handler is never silently absent.
+HANDLER_MODULES: tuple[str, ...] = ("sync.customers",)
 
 _loaded = False
 _load_lock = threading.Lock()

@@ -11,11 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from recovery.services import (
-    LEAD_CLOSED_STATUS_SETTING,
-    LEAD_CONVERSION_CLOSE,
-    LEAD_CONVERSION_SETTING,
-)
 from sync.config import config
 from sync.models import FieldMapping
 from sync.salesforce import SalesforceError
@@ -28,6 +23,7 @@ from sync.salesforce_schema import (
     STANDARD_FIELDS,
     FieldSpec,
 )
+from sync.seeds import LEAD_CLOSED_STATUS_SETTING, LEAD_CONVERSION_CLOSE, LEAD_CONVERSION_SETTING
 
 OK = "ok"
 NOT_NEEDED = "not needed"

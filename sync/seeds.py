@@ -148,6 +148,12 @@ CART_FIELD_MAPPINGS: list[tuple[str, str, str, str, str]] = [
     ("Lead", "Cart_Items__c", "items", "str", "low_value_lead_creation"),
 ]
 
+# The admin's choice for a bought cart's Lead: convert it, or close it unconverted (read by recovery and by
+# salesforce_check, which checks the status each choice needs).
+LEAD_CONVERSION_SETTING = "lead_on_cart_conversion"
+LEAD_CONVERSION_CLOSE = "close"
+LEAD_CLOSED_STATUS_SETTING = "lead_closed_status"
+
 CART_SETTINGS: list[tuple[str, str, str, str]] = [
     (
         "lead_on_cart_conversion",

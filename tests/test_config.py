@@ -188,7 +188,8 @@ def test_deleting_order_lines_stays_one_statement():
     (one DELETE, no row-by-row signals) for everything else, order lines included."""
     from django.db.models.deletion import Collector
 
-    from sync.models import FieldMapping, SyncedOrderItem
+    from orders.models import SyncedOrderItem
+    from sync.models import FieldMapping
 
     assert Collector(using="default").can_fast_delete(SyncedOrderItem.objects.all())
     assert not Collector(using="default").can_fast_delete(FieldMapping.objects.all())  # its receiver bumps the version

@@ -17,7 +17,8 @@ import pytest
 
 from analytics.models import CustomerValues, LedgerEntry
 from audit.models import AuditLog
-from sync.models import Store, SyncedOrder, WebhookEvent
+from orders.models import SyncedOrder
+from sync.models import Store, WebhookEvent
 from tests.analytics.factories import account_analytics, ledger_account_fields
 from tests.e2e.conftest import live_store_create, wait_for
 

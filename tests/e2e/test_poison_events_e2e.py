@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from orders.services import ORDER_SCOPES, SHIPMENT_SCOPES
 from sync.customers import CUSTOMER_SCOPES
 from sync.models import Store, WebhookEvent
-from sync.orders import ORDER_SCOPES, SHIPMENT_SCOPES
 from sync.services.webhooks import webhook_events_sweep, webhook_payload_build, webhook_request_sign
 from tests.e2e.conftest import live_store_create, wait_for
 from tests.intake.test_fuzz import json_values

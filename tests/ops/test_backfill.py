@@ -10,8 +10,12 @@ from collections import Counter
 import pytest
 from django.core.management import CommandError, call_command
 
-from sync.backfill import BackfillFilters, BackfillProgress, backfill_run
-from sync.models import SyncedOrder, WebhookEvent
+import orders.backfill as order_backfill
+from orders.backfill import BackfillFilters, BackfillProgress, backfill_run
+from orders.management.commands.backfill import ProgressPrinter
+from orders.models import SyncedOrder
+from sync.models import WebhookEvent
+from sync.services.webhooks import webhook_event_process, webhook_event_receive
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -126,7 +130,7 @@ def test_an_interrupted_backfill_resumes_without_duplicate_or_gap(stores, bigcom
 
     with pytest.raises(KeyboardInterrupt):
         backfill_run(store=stores, filters=BackfillFilters(), progress=interrupt, page_size=100, batch_size=100)
-    from sync.models import BackfillRun
+    from orders.models import BackfillRun
 
     run = BackfillRun.objects.get()
     assert run.status == "interrupted"
@@ -152,9 +156,6 @@ def test_an_interrupted_backfill_resumes_without_duplicate_or_gap(stores, bigcom
 
 def test_a_backfill_overlapping_live_webhooks(stores, bigcommerce_sandbox, salesforce_sandbox, monkeypatch):
     """Live order changes during the backfill: the final Salesforce state is BigCommerce's current one."""
-    import sync.orders
-    from sync.services.webhooks import webhook_event_process, webhook_event_receive
-
     orders = _generate(bigcommerce_sandbox, orders=300, seed=7)
     wanted = sorted(_syncable(orders))
     app = bigcommerce_sandbox.app
@@ -191,7 +192,7 @@ def test_a_backfill_overlapping_live_webhooks(stores, bigcommerce_sandbox, sales
         app.order_status_set(waiting_one, 2)
         live("store/order/statusUpdated", {"type": "order", "id": waiting_one})
 
-    real_batch = sync.orders.orders_sync_batch
+    real_batch = order_backfill.orders_sync_batch
 
     def racing_batch(*, store, orders, **options):
         # Page 2 was read before this order shipped; the live webhook wins the race to Salesforce,
@@ -201,7 +202,7 @@ def test_a_backfill_overlapping_live_webhooks(stores, bigcommerce_sandbox, sales
             webhook_event_process(event_id=live("store/order/statusUpdated", {"type": "order", "id": racing}))
         return real_batch(store=store, orders=orders, **options)
 
-    monkeypatch.setattr(sync.orders, "orders_sync_batch", racing_batch)
+    monkeypatch.setattr(order_backfill, "orders_sync_batch", racing_batch)
     summary = backfill_run(store=stores, filters=BackfillFilters(), progress=during, page_size=100, batch_size=100)
     assert summary.skip_reasons == {waiting_one: "a live webhook is syncing it"}
     # The live event that lost the race to the older page was queued again...
@@ -227,7 +228,7 @@ def test_an_order_synced_live_after_the_page_was_read_is_left_to_the_live_path(s
 
     from django.utils import timezone
 
-    from sync.backfill import _live_busy
+    from orders.backfill import _live_busy
 
     read_at = timezone.now() - timedelta(seconds=5)
     SyncedOrder.objects.create(
@@ -250,7 +251,7 @@ def test_dry_run_writes_nothing(stores, bigcommerce_sandbox, salesforce_sandbox)
     output = _backfill("--dry-run")
     assert f"orders: {len([o for o in orders if not o['is_deleted']])} new" in output
     assert salesforce_sandbox.app.records("Order") == []
-    from sync.models import BackfillRun
+    from orders.models import BackfillRun
 
     assert not BackfillRun.objects.exists()
 
@@ -281,7 +282,7 @@ def test_ids_and_dates_filter_and_customers(stores, bigcommerce_sandbox, salesfo
 
 
 def test_a_page_of_customers_is_one_salesforce_request(stores, bigcommerce_sandbox, salesforce_sandbox):
-    from sync.backfill import customers_sync_batch
+    from orders.backfill import customers_sync_batch
     from sync.bigcommerce import bigcommerce_client
     from sync.salesforce import salesforce_client
 
@@ -355,8 +356,6 @@ def test_the_rate_limit_is_waited_out(stores, bigcommerce_sandbox, salesforce_sa
 
 
 def test_the_terminal_bar_shows_records_rate_and_eta():
-    from sync.management.commands.backfill import ProgressPrinter
-
     stream = io.StringIO()
     printer = ProgressPrinter(stream, tty=True)
     state = BackfillProgress("orders", done=500, total=2000, synced=480, failed=20)

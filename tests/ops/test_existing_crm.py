@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from sync.backfill import BackfillFilters, backfill_run
-from sync.models import SyncedOrder, WebhookEvent
+from orders.backfill import BackfillFilters, backfill_run
+from orders.models import SyncedOrder
+from sync.models import WebhookEvent
 from sync.services.webhooks import webhook_event_process, webhook_event_receive, webhook_request_sign
 
 pytestmark = pytest.mark.django_db(transaction=False)

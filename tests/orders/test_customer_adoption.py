@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 from django.core.cache import cache
 
+from orders.documents import product_key
 from sync.config import config_version_bump
 from sync.customers import (
     CustomerIdentity,
@@ -22,7 +23,6 @@ from sync.customers import (
     match_rules_parse,
 )
 from sync.models import CustomerLink, SyncSetting
-from sync.order_documents import product_key
 from sync.salesforce import SalesforceError, salesforce_client, salesforce_client_reset
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditLog
+from orders.services import order_sync
 from sync.field_fit import DROP, FieldLimit, field_limits_from_describe, record_fit, text_cut, text_length, value_fit
 from sync.models import SyncSetting
-from sync.orders import order_sync
 from sync.salesforce import (
     DUPLICATE_RULE_SETTING,
     error_from_body,

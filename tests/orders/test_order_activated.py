@@ -13,10 +13,12 @@ from decimal import Decimal
 
 import pytest
 
+from orders.batches import orders_sync_batch
+from orders.documents import fingerprint
+from orders.models import SyncedOrder
+from orders.services import event_key, order_write_plan
 from sync.config import config
-from sync.models import SyncedOrder, SyncSetting
-from sync.order_documents import fingerprint
-from sync.orders import event_key, order_write_plan, orders_sync_batch
+from sync.models import SyncSetting
 from sync.salesforce import DUPLICATE_FAIL, DUPLICATE_RULE_SETTING, SalesforceError, salesforce_client
 from tests.orders.test_order_batch import fetched
 from tests.orders.test_order_sync import assert_items_match, assert_order_matches, make_order, physical_products

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-import sync.orders as order_module
+import orders.services as order_module
 from analytics.models import CustomerValues
+from orders.batches import orders_sync_batch
+from orders.models import SyncedOrder
 from sync.bigcommerce import bigcommerce_client
-from sync.models import SyncedOrder
-from sync.orders import orders_sync_batch
 from tests.analytics.factories import account_analytics, ledger_account_fields
 from tests.orders.test_order_sync import cents, make_order, physical_products
 

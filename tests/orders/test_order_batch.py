@@ -15,10 +15,10 @@ import pytest
 
 from analytics.models import CustomerValues, LedgerEntry
 from audit.models import AuditLog
+from orders.batches import orders_sync_batch
+from orders.models import KnownProduct, SyncedOrder, SyncedOrderItem
 from sync.bigcommerce import bigcommerce_client
 from sync.customers import guest_key_value
-from sync.models import KnownProduct, SyncedOrder, SyncedOrderItem
-from sync.orders import orders_sync_batch
 from sync.salesforce import SalesforceClient, SalesforceError
 from tests.orders.test_order_sync import assert_items_match, assert_order_matches, cents, make_order, physical_products
 

@@ -13,10 +13,10 @@ import math
 
 import pytest
 
+from orders.batches import orders_sync_batch
+from orders.documents import product_key
+from orders.models import KnownProduct, SyncedOrder
 from sync.bigcommerce import bigcommerce_client
-from sync.models import KnownProduct, SyncedOrder
-from sync.order_documents import product_key
-from sync.orders import orders_sync_batch
 from tests.orders.test_order_sync import assert_items_match, cents
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,10 @@ from collections import Counter
 
 import pytest
 
-import sync.orders as order_module
-from sync.models import SyncedOrder, SyncedOrderItem
-from sync.orders import event_key, orders_sync_batch
+import orders.services as order_module
+from orders.batches import orders_sync_batch
+from orders.models import SyncedOrder, SyncedOrderItem
+from orders.services import event_key
 from tests.orders.test_order_batch import dollar_orders, fetched
 from tests.orders.test_order_sync import assert_items_match, make_order, physical_products
 
@@ -29,7 +30,7 @@ class WorkerKilled(RuntimeError):
 
 @pytest.fixture
 def crash_on(monkeypatch):
-    """``crash_on(name)``: the module function ``sync.orders.<name>`` raises until ``undo()``."""
+    """``crash_on(name)``: the module function ``orders.services.<name>`` raises until ``undo()``."""
 
     def crash(name: str) -> None:
         def killed(*args, **kwargs):

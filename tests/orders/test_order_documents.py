@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.order_documents import (
+from orders.documents import (
     LinesUnavailable,
     order_document,
     order_lines,
@@ -12,7 +12,7 @@ from sync.order_documents import (
     shipment_fields,
     shipping_addresses,
 )
-from sync.orders import order_sync
+from orders.services import order_sync
 from tests.orders.test_order_sync import assert_items_match, make_order
 
 LINE = {"id": 7, "product_id": 80, "variant_id": 101, "name": "Tee", "quantity": 1, "price_inc_tax": "10.0000"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditLog
-from sync import orders as order_module
+from orders import handlers as order_handlers
 from sync.models import WebhookEvent
 from sync.services.webhooks import webhook_events_drain
 from tests.orders.test_order_budget import generated_dollar_orders
@@ -100,7 +100,7 @@ def test_orders_the_list_leaves_out_and_failed_batches_run_on_their_own(orders, 
     def broken(**kwargs):
         raise RuntimeError("the batch broke")
 
-    monkeypatch.setattr(order_module, "orders_sync_batch", broken)
+    monkeypatch.setattr(order_handlers, "orders_sync_batch", broken)
     later = [orders.event("store/order/updated", order["id"]) for order in generated]
     assert drain() == 3
     # Each ran through its own handler (which does not use the batch) and finished.

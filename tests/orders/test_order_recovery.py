@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 
 from audit.models import AuditLog
+from orders.models import KnownProduct, SyncedOrder, SyncedOrderItem
+from orders.services import order_sync
 from sync.config import config
-from sync.models import FeatureFlag, KnownProduct, SyncedOrder, SyncedOrderItem
-from sync.orders import order_sync
+from sync.models import FeatureFlag
 from tests.orders.test_order_sync import assert_items_match, assert_order_matches, cents, make_order, physical_products
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def test_local_state_lost_after_a_sync(orders):
 
 
 def test_crash_between_salesforce_and_the_local_commit(orders, monkeypatch):
-    import sync.orders as order_module
+    import orders.services as order_module
 
     product = physical_products(orders, 1)[0]
     created = make_order(

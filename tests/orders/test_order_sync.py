@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from orders.models import KnownProduct, SyncedOrder, SyncedOrderItem
 from sync.customers import guest_key_value
 from sync.mapping import parse_datetime_any
-from sync.models import KnownCustomer, KnownProduct, SyncedOrder, SyncedOrderItem
+from sync.models import KnownCustomer
 from sync.seeds import ORDER_STATUSES
 
 pytestmark = pytest.mark.django_db
@@ -287,7 +288,7 @@ def test_multi_currency_org_one_product_in_two_currencies(orders):
 
 
 def test_single_currency_org_refuses_an_order_in_another_currency(orders):
-    from sync.orders import OrderSyncError
+    from orders.services import OrderSyncError
 
     product = physical_products(orders, 1)[0]
     euro = make_order(

@@ -86,7 +86,7 @@ def test_cart_of_a_customer_b2s_already_synced_goes_to_their_contact_untouched(r
 
 
 def test_cart_of_a_backfilled_customer_finds_their_records_by_key(recovery):
-    from sync.backfill import customers_sync_batch
+    from orders.backfill import customers_sync_batch
     from sync.bigcommerce import bigcommerce_client
 
     customer = recovery.customer(first_name="Bea", last_name="Backfilled", email="bea@example.com")

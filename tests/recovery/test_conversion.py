@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from audit.models import AuditLog
+from orders.models import SyncedOrder
 from recovery.models import Cart
-from sync.models import SyncedOrder, SyncSetting, WebhookEvent
+from sync.models import SyncSetting, WebhookEvent
 from sync.salesforce import salesforce_client
 
 

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sync.backfill import (
+from orders.backfill import (
     BATCH_SIZE,
     BackfillError,
     BackfillFilters,

@@ -36,7 +36,22 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from sync.models import Store, SyncedOrder, WebhookEvent
+from analytics.services import analytics_recompute
+from orders.batches import orders_sync_batch
+from orders.collections import customers_upsert_collections
+from orders.models import BackfillRun, SyncedOrder
+from sync.bigcommerce import BigCommerceError, BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client
+from sync.customers import (
+    account_contact_subrequests,
+    customer_document_from_customer,
+    customer_identity,
+    customer_link_remember,
+    customers_leads_convert,
+    customers_match,
+)
+from sync.models import KnownCustomer, Store, WebhookEvent
+from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_client
+from sync.services.webhooks import event_lock_keys, webhook_events_replay
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +216,6 @@ def _batches(pages: Iterator[list[dict[str, Any]]], size: int) -> Iterator[tuple
 
 def _transient(error: BaseException) -> float | None:
     """Seconds to wait before trying again after ``error``, or None when trying again will not help."""
-    from sync.bigcommerce import BigCommerceError
-    from sync.salesforce import SalesforceError
 
     if isinstance(error, BigCommerceError | SalesforceError) and error.transient:
         return getattr(error, "retry_after_seconds", None) or 0.0
@@ -225,7 +238,6 @@ def _retrying(call: Callable[[], Any], *, what: str) -> Any:
 
 
 def _orders_by_id(client: Any, ids: Iterable[int], skipped: dict[int, str]) -> Iterator[dict[str, Any]]:
-    from sync.bigcommerce import BigCommerceNotFound
 
     for order_id in ids:
         try:
@@ -278,7 +290,6 @@ def _order_keys(orders: list[dict[str, Any]]) -> set[str]:
 
 def _events_touching(store: Store, keys: set[str], **filters: Any) -> list[tuple[WebhookEvent, str]]:
     """Each event holding one of ``keys``, with the first such key."""
-    from sync.services.webhooks import event_lock_keys
 
     ids = {key.partition(":")[2] for key in keys}
     candidates = WebhookEvent.objects.filter(store=store, **filters).filter(
@@ -312,7 +323,6 @@ def _live_busy(store: Store, orders: list[dict[str, Any]], *, fetched_at: dateti
 
 def _live_resync(store: Store, orders: list[dict[str, Any]], *, since: datetime) -> int:
     """Run again the live events for these orders that finished while the page was on its way."""
-    from sync.services.webhooks import webhook_events_replay
 
     keys = _order_keys(orders)
     deadline = time.monotonic() + LIVE_WAIT_SECONDS
@@ -343,17 +353,6 @@ def customers_sync_batch(
     sync remembers them, ``fetched_at`` = when the page was read), so the orders that follow need not
     fetch them again.
     """
-    from sync.customers import (
-        account_contact_subrequests,
-        customer_document_from_customer,
-        customer_identity,
-        customer_link_remember,
-        customers_leads_convert,
-        customers_match,
-    )
-    from sync.models import KnownCustomer
-    from sync.order_collections import customers_upsert_collections
-    from sync.salesforce import salesforce_client
 
     fetched_at = fetched_at or timezone.now()
     client = salesforce_client()
@@ -389,7 +388,6 @@ def customers_sync_batch(
 # The run
 # ---------------------------------------------------------------------------------------------
 def _run_start(*, store: Store, filters: BackfillFilters, resume: bool) -> Any:
-    from sync.models import BackfillRun
 
     if resume:
         run = (
@@ -444,7 +442,6 @@ def _batch_apply(
     shipments: bool = True,
 ) -> None:
     """Sync one batch (or the dry-run count of it) and fold the outcome into ``summary``."""
-    from sync.orders import orders_sync_batch
 
     busy = _live_busy(store, page, fetched_at=fetched_at)
     for order_id, reason in busy.items():
@@ -519,8 +516,6 @@ def backfill_run(
     BigCommerce request per shipped order; see the module docstring). On an error or Ctrl-C the
     checkpoint is kept (status ``failed``/``interrupted``) and the error raised.
     """
-    from sync.bigcommerce import bigcommerce_calls_counted, bigcommerce_client
-    from sync.salesforce import salesforce_calls_counted
 
     if dry_run and resume:
         raise BackfillError("--dry-run and --resume do not combine.")
@@ -607,8 +602,6 @@ def backfill_run(
             costs()
         summary.seconds = time.monotonic() - started
         if not dry_run:
-            from analytics.services import analytics_recompute
-
             with salesforce_calls_counted() as analytics_calls:
                 summary.analytics = analytics_recompute(store=store)
             summary.salesforce_requests += analytics_calls.count

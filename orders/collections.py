@@ -9,7 +9,7 @@ a batch of 1,000 orders costs about one request per 150 orders.
 
 How: each order's graph is built exactly as the single-order path builds it (same decisions: which
 items are new, changed, kept or gone, the target status, the fingerprint, the events; see
-``sync.orders._order_graph``), then its nodes become collection records. A reference to a record
+``orders.services._order_graph``), then its nodes become collection records. A reference to a record
 written earlier in the batch becomes a relationship by external id
 (``"Account": {"BigCommerceCustomerId__c": key}``, ``"Order": {"BigCommerceOrderId__c": key}``),
 so no id has to come back before the next step. The records go in this order, each kind in chunks
@@ -57,9 +57,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-from sync.customers import EXTERNAL_ID_FIELD as CUSTOMER_EXTERNAL_ID
-from sync.order_documents import product_key
-from sync.orders import (
+from orders.documents import product_key
+from orders.services import (
     ITEM_EXTERNAL_ID,
     ORDER_EXTERNAL_ID,
     PRODUCT_EXTERNAL_ID,
@@ -88,10 +87,12 @@ from sync.orders import (
     _resolved,
     _state_local,
 )
+from sync.customers import EXTERNAL_ID_FIELD as CUSTOMER_EXTERNAL_ID
 from sync.salesforce import SalesforceError, error_from_body, save_result_error, soql_quote
 
 if TYPE_CHECKING:
-    from sync.models import Store, SyncedOrder
+    from orders.models import SyncedOrder
+    from sync.models import Store
     from sync.salesforce import SalesforceClient
 
 logger = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ class _Pass:
             if reference in ("account", "contact"):
                 _customer_plan(accounts, reference, customer, node, order_id)
             elif reference == "order":
-                # AccountId only where the graph sends it (a Draft order: see sync.orders.order_write_plan).
+                # AccountId only where the graph sends it (a Draft order: see orders.services.order_write_plan).
                 account = body.pop("AccountId", None) is not None
                 record = {"attributes": {"type": "Order"}, ORDER_EXTERNAL_ID: order_key, **body}
                 if account:

@@ -26,7 +26,7 @@ the Order's status, and the platform events. What Salesforce holds is remembered
   amounts in the wrong currency.
 * Batches (``orders_sync_batch``, used by the backfill): from ``batch_collections_min_orders``
   orders on, the same per-order decisions go to Salesforce as sObject Collections in composite
-  requests (``sync.order_collections``), about one request per 150 orders.
+  requests (``orders.collections``), about one request per 150 orders.
 * Without ``order_line_items`` the Order carries no items, and Salesforce cannot activate an
   order without items: such orders stay Draft whatever their status mapping says.
 * Activated orders are written as a production org allows (``order_write_plan``): a new Order is
@@ -47,7 +47,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
@@ -70,34 +70,7 @@ from analytics.services import (
 )
 from audit.models import AuditLog
 from audit.services import audit_record
-from sync.bigcommerce import BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client, money
-from sync.config import config
-from sync.customers import (
-    EXTERNAL_ID_FIELD as CUSTOMER_EXTERNAL_ID,
-)
-from sync.customers import (
-    CustomerIdentity,
-    CustomerMatch,
-    account_contact_subrequests,
-    customer_document_from_billing,
-    customer_document_from_customer,
-    customer_identity,
-    customer_identity_resolved,
-    customer_link_remember,
-    customers_leads_convert,
-    customers_match,
-)
-from sync.handlers import (
-    BatchOutcome,
-    HandlerResult,
-    SkipEvent,
-    batch_handler_register,
-    handler_register,
-    scope_operation,
-)
-from sync.mapping import mappings_apply, parse_datetime_any
-from sync.models import CustomerLink, KnownCustomer, KnownProduct, SyncedOrder, SyncedOrderItem, WebhookEvent
-from sync.order_documents import (
+from orders.documents import (
     LinesUnavailable,
     fingerprint,
     mapping_reads_shipments,
@@ -108,9 +81,29 @@ from sync.order_documents import (
     shipment_fields,
     shipped_quantity,
 )
+from orders.models import KnownProduct, SyncedOrder, SyncedOrderItem
+from sync.bigcommerce import BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client, money
+from sync.config import config
+from sync.customers import (
+    EXTERNAL_ID_FIELD as CUSTOMER_EXTERNAL_ID,
+)
+from sync.customers import (
+    CustomerIdentity,
+    CustomerMatch,
+    account_contact_subrequests,
+    customer_document_from_billing,
+    customer_documents,
+    customer_identity,
+    customer_identity_resolved,
+    customer_link_remember,
+    customers_leads_convert,
+    customers_match,
+)
+from sync.handlers import HandlerResult, SkipEvent, scope_operation
+from sync.mapping import mappings_apply, parse_datetime_any
+from sync.models import CustomerLink, WebhookEvent
 from sync.salesforce import (
     SalesforceError,
-    chunks_bounded,
     graph_error,
     salesforce_calls_counted,
     salesforce_client,
@@ -363,7 +356,7 @@ def _order_currency(client: SalesforceClient, order: dict[str, Any]) -> str:
     return ""
 
 
-def _order_event_id(event: WebhookEvent) -> int:
+def order_event_id(event: WebhookEvent) -> int:
     data = (event.body or {}).get("data") or {}
     if event.scope in SHIPMENT_SCOPES:
         order_id = data.get("orderId") or data.get("order_id")
@@ -376,37 +369,6 @@ def _order_event_id(event: WebhookEvent) -> int:
 # --------------------------------------------------------------------------------------------
 # BigCommerce side: customers, lines, shipments
 # --------------------------------------------------------------------------------------------
-
-
-def customer_documents(*, store: Store, customer_ids: set[int]) -> dict[int, dict[str, Any]]:
-    """Registered customers' documents: remembered ones, the rest in one ``/v3/customers`` request.
-
-    A remembered document is fetched again when a ``store/customer/*`` webhook for that
-    customer arrived after it was fetched.
-    """
-    wanted = {int(value) for value in customer_ids if int(value) > 0}
-    if not wanted:
-        return {}
-    documents: dict[int, dict[str, Any]] = {}
-    for known in KnownCustomer.objects.filter(store=store, customer_id__in=wanted):
-        newer = WebhookEvent.objects.filter(
-            store=store,
-            scope__startswith="store/customer/",
-            resource_id=str(known.customer_id),
-            received_at__gte=known.fetched_at,
-        ).exists()
-        if not newer:
-            documents[known.customer_id] = known.document
-    missing = sorted(wanted - set(documents))
-    if missing:
-        fetched_at = timezone.now()  # before the request: an update arriving meanwhile triggers a refetch
-        for customer_id, customer in bigcommerce_client(store).customers_get(missing).items():
-            document = customer_document_from_customer(customer)
-            KnownCustomer.objects.update_or_create(
-                store=store, customer_id=customer_id, defaults={"document": document, "fetched_at": fetched_at}
-            )
-            documents[customer_id] = document
-    return documents
 
 
 def _lines_of(store: Store, order: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1632,54 +1594,6 @@ def _archive_mark(*, store: Store, synced: SyncedOrder, audit: bool, started: fl
     return HandlerResult("ORDER_SYNC", str(synced.order_id), [synced.salesforce_id], details)
 
 
-# --------------------------------------------------------------------------------------------
-# Several orders
-# --------------------------------------------------------------------------------------------
-
-
-def _batch_products(
-    *, store: Store, client: SalesforceClient, pricebook_id: str, prepared: list[PreparedOrder]
-) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]]]:
-    """Make every product of the batch usable before the orders: (entry ids, products that failed)."""
-    if not config.flag("order_line_items"):
-        return {}, set()
-    needed = _products_needed(store, prepared)
-    entries, work = _products_resolve(store=store, client=client, pricebook_id=pricebook_id, needed=needed)
-    failed: set[tuple[str, str]] = set()
-    graphs: list[tuple[tuple[str, str], dict[str, Any], tuple[str, str, str, str]]] = []
-    for index, (pair, (line, existing)) in enumerate(sorted(work.items())):
-        nodes, _, remember = _product_nodes(
-            store=store,
-            client=client,
-            pricebook_id=pricebook_id,
-            index=index,
-            key=pair[0],
-            currency=pair[1],
-            line=line,
-            existing=existing,
-        )
-        graphs.append((pair, {"graphId": f"product{index}", "compositeRequest": nodes}, remember))
-    for chunk in _payloads(graphs, lambda item: len(item[1]["compositeRequest"])):
-        results = client.composite_graph([graph for _, graph, _ in chunk])
-        for (pair, _, remember), result in zip(chunk, results, strict=True):
-            error = graph_error(result)
-            if error is not None:
-                logger.warning("Product %s could not be created: %s", pair[0], error)
-                failed.add(pair)
-                continue
-            bodies = _graph_bodies(result)
-            key, currency, product, entry = remember
-            entry_id = _resolved(entry, bodies)
-            _products_remember(store, [(key, currency, _resolved(product, bodies), entry_id)])
-            entries[pair] = entry_id
-    return entries, failed
-
-
-def _payloads(items: list[Any], size_of: Callable[[Any], int]) -> Iterable[list[Any]]:
-    """Group graphs into requests within Salesforce's per-request limits (75 graphs, 500 nodes)."""
-    return chunks_bounded(items, max_items=GRAPHS_PER_REQUEST, max_weight=NODES_PER_REQUEST, weight=size_of)
-
-
 def _batch_account_extras(store: Store, prepared: list[PreparedOrder], pending: list[OrderGraph]) -> None:
     """Record every order of the batch in the ledger, then put the analytics on each customer's last changed graph.
 
@@ -1702,204 +1616,3 @@ def _batch_account_extras(store: Store, prepared: list[PreparedOrder], pending: 
         last.account_extra = extras[key]
         account = next(node for node in graph.nodes if node["referenceId"] == "account")
         account["body"] = {**account.get("body", {}), **last.account_extra}
-
-
-def orders_sync_batch(
-    *,
-    store: Store,
-    orders: list[dict],
-    events: bool = True,
-    audit: bool = True,
-    shipments: bool = True,
-    collections_min: int | None = None,
-) -> BatchResult:
-    """Sync several already-fetched orders (``GET /v2/orders`` with the consignments' lines).
-
-    BigCommerce: one ``/v3/customers`` request for all unseen registered customers (plus lines as
-    in ``order_sync``, and ``/shipments`` for orders shipped since last read unless ``shipments``
-    is False: their tracking fields are then left as Salesforce holds them).
-
-    Salesforce, for a batch of at least ``collections_min`` orders (default: the
-    ``batch_collections_min_orders`` threshold): sObject Collections packed into composite
-    requests (see ``sync.order_collections``), about 1,000 records a request. Smaller batches: one
-    query for unknown products, their creation as one graph per product, then one graph per order,
-    packed into as few requests as Salesforce's limits allow (75 graphs and 500 nodes per request);
-    an order whose graph fails is retried on its own through ``order_sync`` (with its recovery).
-
-    Either way each order is recorded locally (ids, ledger, audit) only when everything Salesforce
-    was sent for it succeeded; a failed order is in ``failed`` with the reason and is left for the
-    next run. ``events=False`` publishes no platform events (a backfill of history);
-    ``audit=False`` writes no per-order audit entries (the caller writes its own summary entry).
-    """
-    batch = BatchResult()
-    started = time.monotonic()
-    with salesforce_calls_counted() as sf_calls, bigcommerce_calls_counted() as bc_calls:
-        client = salesforce_client()
-        order_ids = [int(order["id"]) for order in orders]
-        synced_rows = {
-            row.order_id: row
-            for row in SyncedOrder.objects.filter(store=store, order_id__in=order_ids).prefetch_related("items")
-        }
-        customers = customer_documents(
-            store=store, customer_ids={int(order.get("customer_id") or 0) for order in orders}
-        )
-        prepared: list[PreparedOrder] = []
-        for order in orders:
-            order_id = int(order["id"])
-            try:
-                prepared.append(
-                    _order_prepare(
-                        store=store,
-                        order=order,
-                        event_scope="",
-                        synced=synced_rows.get(order_id),
-                        customers=customers,
-                        client=client,
-                        fetch_shipments=shipments,
-                    )
-                )
-            except OrderSyncError as error:
-                batch.failed[order_id] = str(error)
-        found = customers_match(store=store, client=client, identities=[entry.identity for entry in prepared])
-        matches = customers_leads_convert(client=client, matches=found)
-        for entry in prepared:
-            entry.customer_match = matches.get(entry.identity.key)
-            entry.identity = customer_identity_resolved(entry.identity, entry.customer_match)
-        batch.shipment_requests = sum(1 for entry in prepared if entry.shipments_fetched)
-        batch.shipments_skipped = sum(1 for entry in prepared if entry.shipments_skipped)
-        pricebook_id = client.standard_pricebook_id()
-        minimum = collections_min if collections_min is not None else int(config.threshold(COLLECTIONS_MIN_KEY))
-        retry: list[PreparedOrder] = []
-        if prepared and len(orders) >= minimum:
-            from sync.order_collections import orders_sync_collections
-
-            batch.mode = "collections"
-            sent, failed = orders_sync_collections(
-                store=store,
-                client=client,
-                pricebook_id=pricebook_id,
-                prepared=prepared,
-                synced_rows=synced_rows,
-                events=events,
-                batch=batch,
-            )
-            batch.failed.update(failed)
-        else:
-            sent, retry = _batch_graphs(
-                store=store,
-                client=client,
-                pricebook_id=pricebook_id,
-                prepared=prepared,
-                synced_rows=synced_rows,
-                events=events,
-                batch=batch,
-            )
-        share_sf = sf_calls.count / max(1, len(sent))
-        share_bc = bc_calls.count / max(1, len(orders))
-        # The whole batch recorded at once (as if order by order, in the order the graphs ran).
-        batch.results.update(
-            _order_record(
-                store=store,
-                sent=sent,
-                salesforce_calls=round(share_sf),
-                bigcommerce_calls=round(share_bc),
-                started=started,
-                audit=audit,
-                details={"batch": batch.mode},
-            )
-        )
-        for entry in retry:
-            try:
-                batch.results[entry.order_id] = order_sync(
-                    store=store, order_id=entry.order_id, order=entry.order, audit=audit
-                )
-            except SalesforceError as error:
-                batch.failed[entry.order_id] = str(error)
-        batch.salesforce_requests = sf_calls.count
-        batch.bigcommerce_requests = bc_calls.count
-    return batch
-
-
-def _batch_graphs(
-    *,
-    store: Store,
-    client: SalesforceClient,
-    pricebook_id: str,
-    prepared: list[PreparedOrder],
-    synced_rows: dict[int, SyncedOrder],
-    events: bool,
-    batch: BatchResult,
-) -> tuple[list[tuple[OrderGraph, dict[str, Any]]], list[PreparedOrder]]:
-    """The graph path of a small batch: (graphs to record with their answers, orders to retry alone)."""
-    entries, failed_products = _batch_products(store=store, client=client, pricebook_id=pricebook_id, prepared=prepared)
-    graphs: list[OrderGraph] = []
-    retry: list[PreparedOrder] = []
-    for entry in prepared:
-        if failed_products & set(_products_needed(store, [entry])):
-            retry.append(entry)
-            continue
-        refs = ProductRefs(entries=dict(entries))
-        graph = _order_graph(
-            store=store,
-            client=client,
-            prepared=entry,
-            state=_state_local(synced_rows.get(entry.order_id)),
-            pricebook_id=pricebook_id,
-            products=refs,
-            events_enabled=events,
-        )
-        graphs.append(graph)
-    sent: list[tuple[OrderGraph, dict[str, Any]]] = [(graph, {}) for graph in graphs if graph.unchanged]
-    pending = [graph for graph in graphs if not graph.unchanged]
-    _batch_account_extras(store, prepared, pending)
-    batch.order_graphs = len(pending)
-    batch.order_nodes = sum(len(graph.nodes) for graph in pending)
-    for chunk in _payloads(pending, lambda graph: len(graph.nodes)):
-        batch.order_requests += 1
-        results = client.composite_graph(
-            [{"graphId": graph.graph_id, "compositeRequest": graph.nodes} for graph in chunk]
-        )
-        for graph, result in zip(chunk, results, strict=True):
-            error = graph_error(result)
-            if error is None:
-                sent.append((graph, _graph_bodies(result)))
-            elif error.transient:
-                batch.failed[graph.prepared.order_id] = str(error)
-            else:
-                retry.append(graph.prepared)
-    return sent, retry
-
-
-# --------------------------------------------------------------------------------------------
-# Handlers (the dispatch table of sync.handlers)
-# --------------------------------------------------------------------------------------------
-
-
-@handler_register(*ORDER_SCOPES, *SHIPMENT_SCOPES)
-def order_event_handle(event: WebhookEvent) -> HandlerResult:
-    """store/order/* and store/shipment/*: converge the order in Salesforce to its current state."""
-    # Webhook processing writes the audit entry from the result (with the requests it counted).
-    return order_sync(store=event.store, order_id=_order_event_id(event), event_scope=event.scope, audit=False)
-
-
-@batch_handler_register(*BATCHED_SCOPES)
-def order_events_handle_together(store: Store, events: list[WebhookEvent]) -> dict[int, BatchOutcome]:
-    """Order events claimed together (a live burst): one converge for all their orders.
-
-    The orders are read with the order list (``orders_by_id``: one request per 250 neighbouring ids) and
-    synced by ``orders_sync_batch``, as the backfill does, so a burst shares its BigCommerce and
-    Salesforce requests; events of one order get that order's one result. An order the list leaves out,
-    or one the batch could not sync, is left to the single handler (its own fetch, its recovery and its
-    error classification).
-    """
-    by_order: dict[int, list[WebhookEvent]] = {}
-    for event in events:
-        try:
-            by_order.setdefault(_order_event_id(event), []).append(event)
-        except (SkipEvent, TypeError, ValueError):
-            continue  # the single handler says what is wrong with it
-    orders = bigcommerce_client(store).orders_by_id(by_order)
-    if not orders:
-        return {}
-    batch = orders_sync_batch(store=store, orders=list(orders.values()), audit=False)
-    return {event.pk: result for order_id, result in batch.results.items() for event in by_order.get(order_id, ())}

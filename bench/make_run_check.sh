@@ -55,7 +55,7 @@ RUN_PID=$!
 STARTED=$(date +%s)
 echo "make run started in $WORK/b2s (web $WEB, Salesforce stand-in $SF, BigCommerce stand-in $BC)"
 
-until grep -q "Press Ctrl-C to stop." "$WORK/make-run.log"; do
+until grep -qs "Press Ctrl-C to stop." "$WORK/make-run.log"; do
   if ! kill -0 "$RUN_PID" 2>/dev/null; then
     echo "make run exited early:"; tail -40 "$WORK/make-run.log"; exit 1
   fi

@@ -12,7 +12,7 @@ import pytest
 from django.db.models import Count, Sum
 from django.urls import reverse
 
-from analytics.charts import bar_chart_svg
+from analytics.charts import LABEL_MAX_WIDTH, PAD, bar_chart_svg, text_width
 from analytics.models import LedgerEntry
 from analytics.services import analytics_recompute, ledger_order_record
 from sync.models import Store
@@ -176,3 +176,76 @@ def test_chart_is_well_formed_svg_with_escaped_labels():
     assert root.find(f"{namespace}title").text == "T & U"
     assert ">3<" in svg and ">2.50<" in svg
     assert str(bar_chart_svg([], title="empty")).startswith("<svg")
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+LONG_ASCII = "Customer " + "W" * 25 + " and Sons Wholesale Holdings International Ltd"
+LONG_CJK = "株式会社東京国際貿易" * 8
+SHORT_CJK = "株式会社東京国際貿易"
+
+
+def visible(label: ElementTree.Element) -> str:
+    """A <text>'s drawn text: its tooltip <title> (first child, as SVG 2 asks) is not drawn."""
+    return (label.text or "") + "".join(child.tail or "" for child in label)
+
+
+def label_column(root: ElementTree.Element) -> float:
+    """Where the bars start: everything left of it is the label column."""
+    return float(root.find(f"{SVG}rect").get("x"))
+
+
+@pytest.mark.parametrize("name", [LONG_ASCII, LONG_CJK, "Zoë Ångström-Łukasiewicz née Müller-Lüdenscheidt & Co. KG"])
+def test_a_long_label_is_never_clipped(name):
+    assert len(LONG_ASCII) == len(LONG_CJK) == 80
+    svg = str(bar_chart_svg([(name, Decimal("123456789.99")), ("short", 1)], title="Top"))
+    root = ElementTree.fromstring(svg)
+    labels = [text for text in root.findall(f"{SVG}text") if text.get("text-anchor") == "end"]
+    column = label_column(root)
+    for label in labels:
+        shown = visible(label)
+        # Each label drawn fits in the column left of the bars (right-aligned at column - PAD) ...
+        assert text_width(shown) <= column - PAD
+        # ... and whatever does not fit is said in full in the label's own tooltip.
+        tooltip = label.find(f"{SVG}title")
+        full = tooltip.text if tooltip is not None else shown
+        assert full.startswith(shown.removesuffix("…"))
+    if text_width(name) > LABEL_MAX_WIDTH - 2 * PAD:
+        assert visible(labels[0]).endswith("…") and labels[0].find(f"{SVG}title").text == name
+    else:
+        assert visible(labels[0]) == name
+    assert visible(labels[1]) == "short" and labels[1].find(f"{SVG}title") is None
+    # The widest value still ends inside the chart.
+    width = float(root.get("width"))
+    value = next(text for text in root.findall(f"{SVG}text") if text.text == "123,456,789.99")
+    assert float(value.get("x")) + text_width(value.text) <= width
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+
+
+def test_a_label_that_fits_the_widest_column_is_shown_whole():
+    # Names the old fixed column cut at 24 characters now widen the column instead.
+    for name in ("Wholesale Customer Number 42", SHORT_CJK * 2):
+        root = ElementTree.fromstring(str(bar_chart_svg([(name, 5)], title="Top")))
+        label = root.find(f"{SVG}text")
+        assert visible(label) == name and label.find(f"{SVG}title") is None
+        assert label_column(root) >= text_width(name) + PAD
+
+
+def test_short_labels_keep_the_layout():
+    root = ElementTree.fromstring(str(bar_chart_svg([("Gold", 3)], title="Tiers")))
+    assert label_column(root) == 150 and root.get("width") == "520"
+
+
+def test_dashboard_shows_long_and_cjk_names_for_staff(staff_client, store, order, push_faked):
+    for number, key in enumerate((LONG_ASCII, LONG_CJK), start=1):
+        ledger_order_record(store=store, customer_key=key, order=order(number, "500.00", date=NOW - timedelta(days=1)))
+    response = staff_client.get(reverse(DASHBOARD), {"store": store.pk})
+    assert response.status_code == 200
+    html = response.content.decode()
+    top = table_numbers(html, "customer")
+    assert set(top) == {LONG_ASCII, LONG_CJK}  # the table, for screen readers, has every name whole
+    chart = html.split('id="top"')[1].split("</svg>")[0] + "</svg>"
+    root = ElementTree.fromstring(chart[chart.index("<svg") :])
+    tooltips = {title.text for text in root.findall(f"{SVG}text") for title in text.findall(f"{SVG}title")}
+    assert tooltips == {LONG_ASCII, LONG_CJK}
+    for label in root.findall(f"{SVG}text[@text-anchor='end']"):
+        assert text_width(visible(label)) <= label_column(root) - PAD

@@ -167,6 +167,10 @@ def qcluster_main(args: list[str]) -> None:
         if importlib.util.find_spec(f"{app.name}.tasks") is not None:
             importlib.import_module(f"{app.name}.tasks")
     importlib.import_module("django_q.management.commands.qcluster")
+    # What a worker imports on its first event, imported here to be shared: the handler modules (the order
+    # feature, cart recovery) and the Salesforce client's library, simple-salesforce (with zeep and lxml).
+    importlib.import_module("sync.handlers").handlers_load()
+    importlib.import_module("simple_salesforce")
     _fork_ready()
     execute_from_command_line(["manage.py", "qcluster", "--skip-checks", *args])
 

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 TOKEN_PATH = "/services/oauth2/token"
 DATA_PATH = "/services/data/"
+_VERSIONED_DATA_PATH = re.compile(r"^/services/data/v([0-9.]+)/(.*)$", re.DOTALL)
 # The SOAP API (partner WSDL) serves the one call REST lacks: convertLead.
 SOAP_PATH = "/services/Soap/u/"
 SOAP_ENVELOPE_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -357,6 +358,7 @@ class SalesforceClient:
         self._describes: dict[str, dict] = {}
         self._limits: dict[str, dict[str, FieldLimit]] = {}
         self._pricebook_id: str | None = None
+        self._simple: dict[tuple[str, str], Any] = {}
 
     # -- session -----------------------------------------------------------------------------
     def _response_seen(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -406,16 +408,21 @@ class SalesforceClient:
 
     def _send(
         self, method: str, path: str, token: SalesforceToken, *, json: Any, params: dict | None, extra: dict[str, str]
-    ) -> requests.Response:
-        headers = {**extra, "Authorization": f"Bearer {token.access_token}", "Accept": "application/json"}
-        data = None
-        if json is not None:
-            headers["Content-Type"] = "application/json"
-            data = json_dumps(json).encode()
+    ) -> Any:
+        """One REST call through simple-salesforce's ``restful`` on this client's token and HTTP session.
+
+        The parsed answer (None for 204); an answer of 300 or more is simple-salesforce's exception
+        (``SalesforceError`` below); a request that fails in transit is a NETWORK_ERROR.
+        """
+        match = _VERSIONED_DATA_PATH.match(path)
+        if match is None:
+            raise ValueError(f"Not a versioned REST path: {path}")
+        version, relative = match.groups()
+        data = json_dumps(json).encode() if json is not None else None
         started = time.monotonic()
         try:
-            response = self.session.request(
-                method, token.instance_url + path, params=params, data=data, headers=headers, timeout=TIMEOUT
+            return self.simple(token=token, version=version).restful(
+                relative, params=params, method=method, data=data, headers=extra, timeout=TIMEOUT
             )
         except requests.RequestException as error:
             # A request that may or may not have reached Salesforce still spent a call.
@@ -423,10 +430,8 @@ class SalesforceClient:
             raise SalesforceError(
                 f"Salesforce request {method} {path} failed: {type(error).__name__}", code="NETWORK_ERROR"
             ) from None
-        logger.debug(
-            "Salesforce %s %s -> %s in %.0f ms", method, path, response.status_code, (time.monotonic() - started) * 1000
-        )
-        return response
+        finally:
+            logger.debug("Salesforce %s %s in %.0f ms", method, path, (time.monotonic() - started) * 1000)
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
         """One REST call; parsed JSON (None for 204); raises SalesforceError.
@@ -442,14 +447,24 @@ class SalesforceClient:
             if duplicate_rule_action() == DUPLICATE_ALLOW_SAVE:
                 extra = dict(DUPLICATE_ALLOW_HEADER)
                 json = _subrequests_headed(path, json, extra)
+        # simple-salesforce (with zeep and lxml, ~20 MB) is imported where it is used: the web process never calls
+        # Salesforce; the cluster imports it before forking its workers (b2s.run.qcluster_main), so they share it.
+        from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
+        from simple_salesforce.exceptions import SalesforceExpiredSession
+
         path = self.url(path)
         token = self.token()
-        response = self._send(method, path, token, json=json, params=params, extra=extra)
-        if response.status_code == 401 and _session_invalid(response):
-            logger.info("Salesforce session expired; logging in again")
-            token = self.relogin(stale=token)
-            response = self._send(method, path, token, json=json, params=params, extra=extra)
-        return _response_result(response, method=method, path=path)
+        try:
+            try:
+                return self._send(method, path, token, json=json, params=params, extra=extra)
+            except SalesforceExpiredSession as expired:
+                if not _session_invalid(expired.content):
+                    raise
+                logger.info("Salesforce session expired; logging in again")
+                token = self.relogin(stale=token)
+                return self._send(method, path, token, json=json, params=params, extra=extra)
+        except SimpleSalesforceError as error:
+            raise _error_from_simple(error, method=method, path=path) from None
 
     # -- batching ----------------------------------------------------------------------------
     def composite(self, subrequests: list[dict], *, all_or_none: bool = True) -> list[dict]:
@@ -670,17 +685,24 @@ class SalesforceClient:
             ) from None
 
     # -- simple-salesforce -------------------------------------------------------------------
-    def simple(self) -> Any:
-        """A simple_salesforce.Salesforce on the same token and HTTP session (for Bulk API 2.0)."""
-        from simple_salesforce import Salesforce
+    def simple(self, *, token: SalesforceToken | None = None, version: str | None = None) -> Any:
+        """simple-salesforce's ``Salesforce`` on this client's token and HTTP session (b2s fetches the token
+        itself: simple-salesforce's own login knows only ``*.salesforce.com`` hosts). One per token and API
+        version, kept until the token changes."""
+        token = token or self.token()
+        version = version or self.api_version
+        key = (token.access_token, version)
+        simple = self._simple.get(key)
+        if simple is None:
+            from simple_salesforce import Salesforce  # where used, for memory (see ``request``)
 
-        token = self.token()
-        return Salesforce(
-            instance_url=token.instance_url,
-            session_id=token.access_token,
-            version=self.api_version,
-            session=self.session,
-        )
+            simple = Salesforce(
+                instance_url=token.instance_url, session_id=token.access_token, version=version, session=self.session
+            )
+            with self._cache_lock:
+                self._simple = {other: value for other, value in self._simple.items() if other[0] == key[0]}
+                self._simple[key] = simple
+        return simple
 
     def simple_call(self, function: Callable[[Any], T]) -> T:
         """Run ``function(simple())``; on an expired session log in again once and retry."""
@@ -819,11 +841,10 @@ def duplicate_rule_action() -> str:
         return DUPLICATE_ALLOW_SAVE
 
 
-def _session_invalid(response: requests.Response) -> bool:
-    try:
-        body = response.json()
-    except ValueError:
-        return True  # a bare 401 from a data endpoint means the same
+def _session_invalid(body: Any) -> bool:
+    """Whether a 401's body says the session expired (a bare 401 from a data endpoint means the same)."""
+    if not body or isinstance(body, str):
+        return True
     entries = body if isinstance(body, list) else [body]
     return any(isinstance(entry, dict) and entry.get("errorCode") == "INVALID_SESSION_ID" for entry in entries)
 
@@ -908,25 +929,18 @@ def _lead_converted(response: requests.Response, *, path: str) -> LeadConverted:
     )
 
 
-def _response_result(response: requests.Response, *, method: str, path: str) -> Any:
-    status = response.status_code
-    if status < 300 and (status == 204 or not response.content):
-        return None
-    try:
-        body = response.json()
-    except ValueError:
-        body = response.text
-    if 200 <= status < 300:
-        return body
+def _error_from_simple(error: Any, *, method: str, path: str) -> SalesforceError:
+    """simple-salesforce's exception for an answer of 300 or more, as b2s classifies it."""
+    status, body = int(error.status), error.content
     if status == 300:
-        raise SalesforceError(
+        return SalesforceError(
             f"{method} {path} matches more than one record.", status=300, code="MULTIPLE_RECORDS", body=body
         )
-    error = error_from_body(body, status=status)
-    if status == 401 and not error.code:
-        error.code = "INVALID_SESSION_ID"
-        error.transient = True
-    raise error
+    classified = error_from_body(body, status=status)
+    if status == 401 and not classified.code:
+        classified.code = "INVALID_SESSION_ID"
+        classified.transient = True
+    return classified
 
 
 _client: SalesforceClient | None = None

@@ -282,3 +282,22 @@ def test_bulk_upsert_logs_in_again_once_when_the_session_expired(sf, salesforce_
     assert [answer["numberRecordsFailed"] for answer in answers] == [0]
     assert token_requests(app) == 2  # the first login and exactly one re-login
     assert [record["Name"] for record in app.records("Account")] == ["Bulk One"]
+
+
+def test_every_rest_call_goes_through_simple_salesforce(sf, monkeypatch):
+    """One REST client: b2s's requests (a query, a composite) are simple-salesforce's ``restful`` calls on b2s's
+    token and HTTP session; the budgets and classification above hold on top of it."""
+    from simple_salesforce import Salesforce
+
+    seen: list[tuple[str, str]] = []
+    restful = Salesforce.restful
+
+    def spy(self, path, params=None, method="GET", **kwargs):
+        seen.append((method, path))
+        assert self.session is sf.session and self.session_id == sf.token().access_token
+        return restful(self, path, params=params, method=method, **kwargs)
+
+    monkeypatch.setattr(Salesforce, "restful", spy)
+    sf.query("SELECT Id FROM Account")
+    sf.composite([{"method": "GET", "url": sf.url("query?q=SELECT+Id+FROM+Account"), "referenceId": "accounts"}])
+    assert seen == [("GET", "query"), ("POST", "composite")]

@@ -1,10 +1,13 @@
 # The two commands of the README: `make run` and `make test`.
+# `make run` installs the runtime dependencies (requirements.txt) only; `make test`, `make lint` and
+# `make typecheck` install the development ones too (requirements-dev.txt, which includes requirements.txt).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint format clean
+.PHONY: run test lint typecheck format clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,17 +15,24 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+$(STAMP_DEV): $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP_DEV)
+
 run: $(STAMP)
 	$(BIN)/python -m b2s.run
 
-test: $(STAMP)
+test: $(STAMP_DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+typecheck: $(STAMP_DEV)
+	$(BIN)/mypy
+
+format: $(STAMP_DEV)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Max, Q, Sum
 
@@ -95,7 +96,9 @@ def dashboard_data(*, store: Store | None) -> DashboardData:
         for index, (low, high) in enumerate(bins)
     ]
 
-    by_tier = {row["tier"]: row for row in values.values("tier").annotate(n=Count("id"), clv_sum=Sum("clv"))}
+    by_tier: dict[str, Any] = {
+        row["tier"]: row for row in values.values("tier").annotate(n=Count("id"), clv_sum=Sum("clv"))
+    }
     data.tiers = [
         TierRow(tier, by_tier.get(tier, {}).get("n", 0), r.money(by_tier.get(tier, {}).get("clv_sum") or r.ZERO))
         for tier in TIERS

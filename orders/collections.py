@@ -218,13 +218,13 @@ class _Pass:
         product_owners: dict[str, set[int]] = defaultdict(set)
         for pair in create:
             product_owners[pair[0]].update(users.get(pair, []))
-        for key, owners in sorted(product_owners.items()):
-            if not owners:
+        for key, key_owners in sorted(product_owners.items()):
+            if not key_owners:
                 continue
             line = next(line for pair, line in create.items() if pair[0] == key)
-            record = {"attributes": {"type": "Product2"}, PRODUCT_EXTERNAL_ID: key}
+            record: dict[str, Any] = {"attributes": {"type": "Product2"}, PRODUCT_EXTERNAL_ID: key}
             record.update(_product_body(self.store, key, line))
-            self.queues["product"].append(Op("product", record, tuple(sorted(owners)), key, pair=(key, "")))
+            self.queues["product"].append(Op("product", record, tuple(sorted(key_owners)), key, pair=(key, "")))
         for pair, line in sorted(create.items()):
             owners = tuple(sorted(set(users.get(pair, []))))
             if not owners:

@@ -1073,14 +1073,14 @@ def _order_record(
         # Lines no longer in their order: the orders' lines read by order (its index finds them; with
         # the store too, a planner may scan the store's lines), those not kept deleted by id. A batch
         # of new orders has none: one read, no DELETE (not a DELETE per order).
-        keep = {row.pk: set(each.kept_items) | set(each.item_refs) for each, _, row in changed}
+        kept_lines = {row.pk: set(each.kept_items) | set(each.item_refs) for each, _, row in changed}
         stale = [
             item_id
             for start in range(0, len(changed), QUERY_CHUNK * 5)
             for item_id, order_pk, line_id in SyncedOrderItem.objects.filter(
                 order__in=[row.pk for _, _, row in changed[start : start + QUERY_CHUNK * 5]]
             ).values_list("pk", "order_id", "order_product_id")
-            if line_id not in keep[order_pk]
+            if line_id not in kept_lines[order_pk]
         ]
         for start in range(0, len(stale), QUERY_CHUNK * 5):
             SyncedOrderItem.objects.filter(pk__in=stale[start : start + QUERY_CHUNK * 5]).delete()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.apps import AppConfig
 from django.core import checks
 from django.db import DatabaseError, connections
 from django.db.migrations.recorder import MigrationRecorder
@@ -13,7 +15,9 @@ from sync.models import Store
 
 
 @checks.register(checks.Tags.database)
-def secrets_readable_check(databases: list[str] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def secrets_readable_check(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Every stored secret opens with a configured key (runs with ``migrate`` and ``check --database``).
 
     Skipped until the migration that encrypts the secrets is applied (before it they are plain text).

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -64,7 +66,7 @@ class Store(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.store_hash})"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         saved = getattr(self, "_webhook_secret_saved", None)
         current = self.__dict__.get("webhook_secret")
         if isinstance(saved, str) and saved and isinstance(current, str) and current != saved:
@@ -78,7 +80,7 @@ class Store(models.Model):
         self._webhook_secret_saved = self.__dict__.get("webhook_secret")
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: list[str], values: list[object]) -> Store:
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Store:
         instance = super().from_db(db, field_names, values)
         instance._webhook_secret_saved = instance.__dict__.get("webhook_secret")
         return instance

@@ -15,6 +15,7 @@ carries the feature flag that makes b2s write it, so the check can say "not need
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sync.seeds import FIELD_MAPPINGS
 
@@ -95,7 +96,7 @@ _MAPPED_FIELD_TYPES: dict[tuple[str, str], tuple[str, int]] = {
 }
 
 # External id values are "{store_hash}:{id}" (guests: "{hash}:guest:{32 hex digits}"), so 255 characters.
-_EXT = {"kind": "text", "length": 255, "external_id": True}
+_EXT: dict[str, Any] = {"kind": "text", "length": 255, "external_id": True}
 
 # Fields b2s writes in code, not through an admin-editable mapping.
 _CODE_FIELDS: tuple[FieldSpec, ...] = (

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, UnreadablePostError
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.renderers import JSONRenderer
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,11 +23,14 @@ from sync.services.webhooks import request_source_address, webhook_event_receive
 class JSONOnlyNegotiation(BaseContentNegotiation):
     """Always JSON: an odd Accept header must never turn a delivery into a 406."""
 
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 # Why no docstring on the view: DRF's OPTIONS metadata and browsable pages publish a view's docstring.
@@ -37,7 +44,7 @@ class BigCommerceWebhookView(APIView):
     content_negotiation_class = JSONOnlyNegotiation
     metadata_class = None
 
-    def options(self, request: Request, *args, **kwargs) -> HttpResponse:
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         response = HttpResponse(status=204)
         response["Allow"] = ", ".join(self.allowed_methods)
         return response

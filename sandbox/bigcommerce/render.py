@@ -410,7 +410,9 @@ def customer_v3(customer: Customer, *, include: frozenset[str] = frozenset()) ->
 
 def cart_v3(cart: Cart) -> dict[str, Any]:
     """``GET /v3/carts/{id}`` data: money as numbers; custom items carry no product id."""
-    physical, digital, custom = [], [], []
+    physical: list[dict[str, Any]] = []
+    digital: list[dict[str, Any]] = []
+    custom: list[dict[str, Any]] = []
     for item in cart.items:
         if item.kind == "custom":
             # The OpenAPI schema types a custom item's quantity and list_price as strings.

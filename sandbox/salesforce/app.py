@@ -101,7 +101,7 @@ class SalesforceSandbox:
             self.jwt_certificate_set(jwt_certificate)
         self._credentials_original = dataclasses.replace(self.credentials)
         self.org_id = id_make("00D")
-        self._defaults = {
+        self._defaults: dict[str, Any] = {
             "api_max": int(api_max),
             "token_lifetime": float(token_lifetime),
             "bulk_delay": float(bulk_delay),
@@ -502,8 +502,8 @@ class SalesforceSandbox:
             return _soap_fault(kind, SoapFault("soapenv:Client", "No SOAPAction header!", None)), False
         try:
             parsed = soap_parse(raw)
-        except SoapFault as fault:
-            return _soap_fault(kind, fault), False
+        except SoapFault as error:
+            return _soap_fault(kind, error), False
         with self.lock:
             if not self.sessions.valid(parsed.session_id):
                 fault = SoapFault(

@@ -17,6 +17,7 @@ method, a probability and an optional count (how many times it may still fire). 
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import random
 import re
@@ -143,9 +144,9 @@ class FaultTable:
         with self._lock:
             return [fault.describe() for fault in self._faults]
 
-    def draw(self, method: str, path: str) -> list[Fault]:
+    def draw(self, method: str, path: str) -> builtins.list[Fault]:
         """The faults that fire for this request (counts are used up here)."""
-        fired: list[Fault] = []
+        fired: builtins.list[Fault] = []
         with self._lock:
             for fault in list(self._faults):
                 if not fault.matches(method, path):

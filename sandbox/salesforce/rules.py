@@ -8,6 +8,8 @@ switches (all on after ``reset()``), the control API reads and sets them (``GET/
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 RULES: dict[str, str] = {
     "collate_subrequests": "composite subrequests without references run out of order unless collateSubrequests is false",
     "duplicate_rules": "standard duplicate rules for Account, Contact and Lead answer DUPLICATES_DETECTED unless allowSave",
@@ -26,7 +28,7 @@ def rules_default() -> dict[str, bool]:
     return dict.fromkeys(RULES, True)
 
 
-def rules_update(rules: dict[str, bool], changes: dict[str, object]) -> dict[str, bool]:
+def rules_update(rules: dict[str, bool], changes: Mapping[str, object]) -> dict[str, bool]:
     """Apply ``{name: bool}`` switches; an unknown name is refused (ValueError) and nothing changes."""
     unknown = sorted(set(changes) - set(RULES))
     if unknown:

@@ -312,7 +312,7 @@ def _label_from_name(name: str) -> str:
 
 
 def _system_fields(label: str) -> list[Field]:
-    ro = {"createable": False, "updateable": False}
+    ro: dict[str, Any] = {"createable": False, "updateable": False}
     return [
         Field("Id", "id", label=f"{label} ID", nillable=False, defaultedOnCreate=True, **ro),
         Field("IsDeleted", "boolean", label="Deleted", **ro),
@@ -325,7 +325,7 @@ def _system_fields(label: str) -> list[Field]:
 
 
 def _event_fields() -> list[Field]:
-    ro = {"createable": False, "updateable": False}
+    ro: dict[str, Any] = {"createable": False, "updateable": False}
     return [
         Field("ReplayId", "string", nillable=True, **ro),
         Field("CreatedDate", "datetime", nillable=False, defaultedOnCreate=True, **ro),
@@ -763,7 +763,7 @@ def _standard_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
 
 
 def _permission_fields(*, readonly: bool) -> list[Field]:
-    attrs = {"createable": False, "updateable": False} if readonly else {}
+    attrs: dict[str, Any] = {"createable": False, "updateable": False} if readonly else {}
     return [Field(f"Permissions{name}", "boolean", **attrs) for name in USER_PERMISSIONS]
 
 

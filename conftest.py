@@ -93,15 +93,16 @@ def bigcommerce_wired(bigcommerce_sandbox: Any, settings: Any) -> Iterator[Any]:
 def sandbox_store_make(bigcommerce_wired: Any, db: None) -> Callable[..., Any]:
     """``make(**fields)``: the b2s Store of the BigCommerce stand-in's default store, trusting its CA."""
     from sync.models import Store
+    from tests.factories.sync import StoreFactory
 
     def make(**fields: object) -> Store:
+        # The stand-in's own hash and id: its webhooks and API paths name them.
         defaults: dict[str, object] = {
-            "name": "Sandbox store",
             "store_hash": bigcommerce_wired.app.store_hash,
             "store_id": bigcommerce_wired.app.store_id,
             "api_base_url": bigcommerce_wired.url,
             "access_token": "sandbox-token",
         }
-        return Store.objects.create(**{**defaults, **fields})
+        return StoreFactory(**{**defaults, **fields})
 
     return make

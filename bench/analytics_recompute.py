@@ -48,7 +48,8 @@ def main() -> int:
     from sandbox.server import ServerThread
     from sync.models import Store
     from sync.salesforce import salesforce_client_reset
-    from tests.analytics.factories import accounts_seed, customer_key, ledger_generate
+    from tests.analytics.factories import accounts_seed, customer_key
+    from tests.factories.analytics import ledger_customers_create
 
     server = ServerThread(SalesforceSandbox(), tls_dir=workdir / "tls").start()
     try:
@@ -68,7 +69,7 @@ def main() -> int:
         store, _ = Store.objects.get_or_create(store_hash="bench", defaults={"name": "Bench store"})
         LedgerEntry.objects.filter(store=store).delete()
         started = time.monotonic()
-        next_order = ledger_generate(store=store, customers=args.customers, now=now)
+        next_order = ledger_customers_create(store=store, customers=args.customers, now=now)
         accounts_seed(server.app, store=store, customers=args.customers)
         print(
             f"setup: {args.customers} customers, {LedgerEntry.objects.filter(store=store).count()} ledger orders, "

@@ -10,13 +10,15 @@ import pytest
 
 from analytics.services import LedgerOrder
 from sync.models import FeatureFlag, Store, SyncSetting, Threshold
+from tests.factories.sync import StoreFactory
 
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def store(db) -> Store:
-    return Store.objects.create(name="Analytics store", store_hash="an1", timezone="UTC")
+    # A fixed hash: tests spell customer keys out ("an1:1").
+    return StoreFactory(store_hash="an1", timezone="UTC")
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""Generated customers for the recompute tests and the benchmark (bulk inserts: fast), and expected values."""
+"""Salesforce Accounts for the generated customers, and the values their ledger rows should give.
+
+The ledger rows themselves come from tests.factories.analytics (factory-boy).
+"""
 
 from __future__ import annotations
 
-import random
-from datetime import date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,38 +21,6 @@ MONEY_FIELDS = ("CLV__c", "Average_Order_Value__c")
 
 def customer_key(store: Store, number: int) -> str:
     return store.external_id(number)
-
-
-def ledger_generate(*, store: Store, customers: int, now: datetime, seed: int = 6, first_order_id: int = 1) -> int:
-    """1 to 4 orders per customer, 5.00 to 4,000.00 each, over the past 400 days; a few cancelled or refunded.
-
-    Returns the next free order id.
-    """
-    rng = random.Random(seed)
-    rows: list[LedgerEntry] = []
-    order_id = first_order_id
-    for number in range(1, customers + 1):
-        for _ in range(rng.randint(1, 4)):
-            gross = Decimal(rng.randint(500, 400_000)) / 100
-            status_id = rng.choice((10, 10, 10, 11, 2, 2, 5, 14))
-            refunded = (gross / 4).quantize(Decimal("0.01")) if status_id == 14 else Decimal("0.00")
-            rows.append(
-                LedgerEntry(
-                    store=store,
-                    customer_key=customer_key(store, number),
-                    order_id=order_id,
-                    order_date=now - timedelta(days=rng.randint(0, 400), minutes=rng.randint(0, 1440)),
-                    gross_total=gross,
-                    refunded_amount=refunded,
-                    net_total=gross - refunded,
-                    status_id=status_id,
-                    counted=status_id != 5,
-                    currency="USD",
-                )
-            )
-            order_id += 1
-    LedgerEntry.objects.bulk_create(rows, batch_size=2000)
-    return order_id
 
 
 def accounts_seed(sandbox_app, *, store: Store, customers: int) -> list[str]:

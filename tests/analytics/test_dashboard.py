@@ -16,9 +16,10 @@ from analytics.charts import LABEL_MAX_WIDTH, PAD, bar_chart_svg, text_width
 from analytics.models import LedgerEntry
 from analytics.services import analytics_recompute, ledger_order_record
 from sync.models import Store
+from tests.factories.analytics import ledger_customers_create
+from tests.factories.sync import StoreFactory
 
 from .conftest import NOW
-from .factories import ledger_generate
 
 pytestmark = pytest.mark.django_db
 
@@ -63,10 +64,9 @@ def metric(html: str, name: str) -> str:
 
 @pytest.fixture
 def two_stores(db, push_faked):
-    first = Store.objects.create(name="First", store_hash="dash1")
-    second = Store.objects.create(name="Second", store_hash="dash2")
-    ledger_generate(store=first, customers=120, now=NOW, seed=11)
-    ledger_generate(store=second, customers=30, now=NOW, seed=12, first_order_id=10_000)
+    first, second = StoreFactory.create_batch(2)
+    ledger_customers_create(store=first, customers=120, now=NOW, seed=11)
+    ledger_customers_create(store=second, customers=30, now=NOW, seed=12, first_order_id=10_000)
     analytics_recompute(now=NOW)  # the daily run fills the customer values of both stores
     return first, second
 

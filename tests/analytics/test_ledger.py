@@ -16,6 +16,7 @@ from analytics.services import (
     ledger_order_record,
 )
 from sync.models import OrderStatusMapping
+from tests.factories.sync import StoreFactory
 
 from .conftest import NOW
 
@@ -119,8 +120,8 @@ def test_updated_before_created_gives_the_same_values(store, order):
     record(store, final)
     right_order = fields(store), derived(store)
 
-    other_store = store.__class__.objects.create(name="Other", store_hash="an2")
-    key = "an2:42"
+    other_store = StoreFactory()
+    key = other_store.external_id(42)
     record(other_store, final, key=key)
     record(other_store, final, key=key)
     assert (fields(other_store, key=key), derived(other_store, key=key)) == right_order

@@ -21,9 +21,10 @@ from analytics.tasks import analytics_recompute_task
 from audit.models import AuditLog
 from sync.models import Threshold
 from sync.salesforce import salesforce_client
+from tests.factories.analytics import LedgerEntryFactory, ledger_customers_create
 
 from .conftest import NOW
-from .factories import accounts_seed, customer_key, ledger_generate
+from .factories import accounts_seed, customer_key
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def assert_account_holds(account: dict, row: CustomerValues) -> None:
 
 
 def test_recompute_of_5000_customers_pushes_only_the_changed_accounts(store, salesforce):
-    next_order = ledger_generate(store=store, customers=5000, now=NOW)
+    next_order = ledger_customers_create(store=store, customers=5000, now=NOW)
     accounts_seed(salesforce.app, store=store, customers=5000)
 
     first = analytics_recompute(store=store, now=NOW)
@@ -83,17 +84,12 @@ def test_recompute_of_5000_customers_pushes_only_the_changed_accounts(store, sal
     time.sleep(0.002)  # later writes get a later millisecond stamp
     changed_keys = [customer_key(store, number) for number in range(1, 5001, 11)][:437]
     LedgerEntry.objects.bulk_create(
-        LedgerEntry(
+        LedgerEntryFactory.build(
             store=store,
             customer_key=key,
             order_id=next_order + index,
             order_date=NOW - timedelta(hours=1),
-            gross_total=Decimal("12.34"),
-            refunded_amount=Decimal("0"),
-            net_total=Decimal("12.34"),
-            status_id=11,
-            counted=True,
-            currency="USD",
+            gross_total=Decimal("12.34"),  # counted (status 11), nothing refunded: net 12.34
         )
         for index, key in enumerate(changed_keys)
     )

@@ -9,6 +9,7 @@ import pytest
 from sync import handlers
 from sync.models import Store, WebhookEvent
 from sync.services.webhooks import webhook_event_process, webhook_event_receive, webhook_events_drain
+from tests.factories.sync import StoreFactory
 
 HEADER_SECRET = "header-secret-0123456789"
 HMAC_SECRET = "legacy-hmac-secret-0123456789"
@@ -18,8 +19,7 @@ CLIENT_SECRET = "standard-client-secret-0123456789"
 @pytest.fixture
 def header_store(db) -> Store:
     """A store authenticating callbacks with a custom header secret."""
-    return Store.objects.create(
-        name="Header store",
+    return StoreFactory(
         store_hash="hdrstore",
         store_id="1025646",
         access_token="token-header-store-0123456789",
@@ -32,8 +32,7 @@ def header_store(db) -> Store:
 @pytest.fixture
 def standard_store(db) -> Store:
     """A store authenticating callbacks with Standard Webhooks signatures (client secret)."""
-    return Store.objects.create(
-        name="Standard store",
+    return StoreFactory(
         store_hash="stdstore",
         store_id="2000002",
         client_secret=CLIENT_SECRET,
@@ -44,8 +43,7 @@ def standard_store(db) -> Store:
 @pytest.fixture
 def legacy_store(db) -> Store:
     """A store authenticating callbacks with X-BC-Webhook-Signature."""
-    return Store.objects.create(
-        name="Legacy store",
+    return StoreFactory(
         store_hash="legstore",
         webhook_auth_mode=Store.WebhookAuth.LEGACY_HMAC,
         webhook_secret=HMAC_SECRET,

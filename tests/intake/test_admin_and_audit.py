@@ -15,8 +15,9 @@ from django_q.models import OrmQ
 from audit.models import AuditLog
 from audit.services import audit_log_prune, audit_record
 from b2s.logging import secret_register
-from sync.models import Store, WebhookEvent
+from sync.models import WebhookEvent
 from sync.services.webhooks import DRAIN_TASK, webhook_event_receive
+from tests.factories.sync import StoreFactory, WebhookEventFactory
 from tests.intake.conftest import HEADER_SECRET, callback, encode
 
 pytestmark = pytest.mark.django_db
@@ -26,10 +27,9 @@ pytestmark = pytest.mark.django_db
 def events(header_store):
     def make(resource_id: int, status: str, **fields) -> WebhookEvent:
         body = callback(header_store, scope="store/order/created", resource_id=resource_id)
-        return WebhookEvent.objects.create(
+        return WebhookEventFactory(
             store=header_store,
             scope=body["scope"],
-            resource_type="order",
             resource_id=str(resource_id),
             hash=body["hash"],
             event_created_at=body["created_at"],
@@ -236,8 +236,7 @@ def test_webhook_event_admin_replay(admin_client, events, django_capture_on_comm
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("mode", ["header", "standard_webhooks", "legacy_hmac"])
 def test_send_test_webhook_signs_like_bigcommerce(live_server, mode):
-    store = Store.objects.create(
-        name="Cmd",
+    store = StoreFactory(
         store_hash="cmdstore",
         store_id="42",
         webhook_auth_mode=mode,
@@ -271,8 +270,8 @@ def test_send_test_webhook_signs_like_bigcommerce(live_server, mode):
 
 @pytest.mark.django_db(transaction=True)
 def test_send_test_webhook_reports_a_refusal(live_server):
-    Store.objects.create(name="A", store_hash="storea", webhook_secret="secret-a-0123456789")
-    Store.objects.create(name="B", store_hash="storeb", webhook_secret="secret-b-0123456789")
+    StoreFactory(store_hash="storea", webhook_secret="secret-a-0123456789")
+    StoreFactory(store_hash="storeb", webhook_secret="secret-b-0123456789")
     with pytest.raises(CommandError, match="answered 401"):
         call_command(
             "send_test_webhook",

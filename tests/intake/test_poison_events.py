@@ -26,6 +26,7 @@ from sync.services.webhooks import (
     webhook_event_process,
     webhook_events_sweep,
 )
+from tests.factories.sync import WebhookEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -42,13 +43,8 @@ def drains_queued() -> int:
 
 def stored(store, scope: str, body, *, resource_type: str = "order", resource_id: str = "1") -> WebhookEvent:
     """An event as a malformed delivery would have left it in the inbox (no receive-side checks)."""
-    return WebhookEvent.objects.create(
-        store=store,
-        scope=scope,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        hash=f"h{WebhookEvent.objects.count()}",
-        body=body,
+    return WebhookEventFactory(
+        store=store, scope=scope, resource_type=resource_type, resource_id=resource_id, body=body
     )
 
 

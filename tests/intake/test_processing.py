@@ -28,6 +28,7 @@ from sync.services.webhooks import (
     webhook_events_replay,
     webhook_events_sweep,
 )
+from tests.factories.sync import WebhookEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -241,9 +242,7 @@ def test_unexpected_exceptions_fail_permanently(sandbox_store, receive, process,
 
 
 def test_a_scope_without_handler_at_processing_time_is_ignored(sandbox_store, process):
-    event = WebhookEvent.objects.create(
-        store=sandbox_store, scope="store/product/updated", resource_type="product", resource_id="1", hash="h", body={}
-    )
+    event = WebhookEventFactory(store=sandbox_store, scope="store/product/updated")
     assert process(event).status == "ignored"
 
 

@@ -16,6 +16,7 @@ from orders.management.commands.backfill import ProgressPrinter
 from orders.models import SyncedOrder
 from sync.models import WebhookEvent
 from sync.services.webhooks import webhook_event_process, webhook_event_receive
+from tests.factories.orders import SyncedOrderFactory
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -231,17 +232,8 @@ def test_an_order_synced_live_after_the_page_was_read_is_left_to_the_live_path(s
     from orders.backfill import _live_busy
 
     read_at = timezone.now() - timedelta(seconds=5)
-    SyncedOrder.objects.create(
-        store=stores, order_id=7, salesforce_id="801000000000001AAA", account_key="k", sf_status="Draft"
-    )
-    SyncedOrder.objects.create(
-        store=stores,
-        order_id=8,
-        salesforce_id="801000000000002AAA",
-        account_key="k",
-        sf_status="Draft",
-        synced_at=read_at - timedelta(minutes=5),
-    )
+    SyncedOrderFactory(store=stores, order_id=7)  # synced just now: after the page was read
+    SyncedOrderFactory(store=stores, order_id=8, synced_at=read_at - timedelta(minutes=5))
     busy = _live_busy(stores, [{"id": 7, "customer_id": 0}, {"id": 8, "customer_id": 0}], fetched_at=read_at)
     assert busy == {7: "synced live while the backfill read it"}
 

@@ -21,10 +21,12 @@ from django.test import RequestFactory
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
-from analytics.models import CustomerValues, LedgerEntry, RfmEdges
+from analytics.models import RfmEdges
 from audit.services import audit_record
-from recovery.models import Cart
-from sync.models import CustomerLink, Store, WebhookEvent
+from sync.models import CustomerLink
+from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory
+from tests.factories.recovery import CartFactory
+from tests.factories.sync import StoreFactory, WebhookEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,34 +54,22 @@ class AdminUrl:
 @pytest.fixture
 def rows(db, django_user_model) -> dict[str, object]:
     """One row of every b2s model, holding a customer key no one without permission may see."""
-    store = Store.objects.create(name="Walk store", store_hash="walk1", access_token="walk-token-secret")
-    event = WebhookEvent.objects.create(
-        store=store,
-        scope="store/order/created",
-        resource_type="order",
-        resource_id="4711",
-        hash="walk-hash",
-        event_created_at=1_700_000_000,
-        body={"data": {"id": 4711}},
-        headers={},
-        status="failed",
-        attempts=5,
-    )
+    store = StoreFactory(access_token="walk-token-secret")
+    event = WebhookEventFactory(store=store, resource_id="4711", status="failed", attempts=5)
     audit_record(operation="ORDER_SYNC", store=store, bigcommerce_id="4711", status="failed", event=event)
     CustomerLink.objects.create(store=store, customer_key=SECRET_CUSTOMER, account_id="001000000000001")
-    Cart.objects.create(store=store, cart_id="walk-cart", customer_key=SECRET_CUSTOMER)
+    CartFactory(store=store, customer_key=SECRET_CUSTOMER)
     now = timezone.now()
-    LedgerEntry.objects.create(
+    # 12345.67: an amount the walk looks for in pages no one without permission may see.
+    LedgerEntryFactory(
         store=store,
         customer_key=SECRET_CUSTOMER,
         order_id=4711,
         order_date=now - timedelta(days=3),
         gross_total=Decimal("12345.67"),
-        net_total=Decimal("12345.67"),
         status_id=10,
-        counted=True,
     )
-    CustomerValues.objects.create(
+    CustomerValuesFactory(
         store=store, customer_key=SECRET_CUSTOMER, clv=Decimal("12345.67"), total_orders=1, tier="Platinum"
     )
     RfmEdges.objects.create(store=store, customers=1, computed_at=now)

@@ -10,8 +10,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from sync.management.commands.replay import ids_parse, since_parse
-from sync.models import Store, WebhookEvent
+from sync.models import WebhookEvent
 from sync.selectors import webhook_events_select
+from tests.factories.sync import StoreFactory, WebhookEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +22,9 @@ S = WebhookEvent.Status
 @pytest.fixture
 def events(db):
     """Events of two stores in every interesting status, received at different times."""
-    store = Store.objects.create(name="A", store_hash="storea", webhook_secret="x")
-    other = Store.objects.create(name="B", store_hash="storeb", webhook_secret="y")
+    # Fixed hashes: the tests select stores by them (--store storea).
+    store = StoreFactory(store_hash="storea")
+    other = StoreFactory(store_hash="storeb")
     now = timezone.now()
     rows = {}
     specs = [
@@ -35,13 +37,10 @@ def events(db):
         ("other_failed", other, "store/order/created", S.FAILED, 1),
     ]
     for number, (name, owner, scope, status, hours_ago) in enumerate(specs, start=1):
-        rows[name] = WebhookEvent.objects.create(
+        rows[name] = WebhookEventFactory(
             store=owner,
             scope=scope,
-            resource_type=scope.split("/")[1],
             resource_id=str(number),
-            hash=f"h{number}",
-            body={"scope": scope, "data": {"id": number}},
             status=status,
             attempts=3,
             last_error_message="boom" if status in {S.FAILED, S.DEAD} else "",

@@ -16,6 +16,7 @@ from django.utils import timezone
 from b2s.env import field_encryption_keys_resolve
 from sync.fields import SecretUndecryptable
 from sync.models import Store
+from tests.factories.sync import StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,8 @@ def _raw(store: Store, column: str) -> str:
 
 
 def _store(**fields: object) -> Store:
-    return Store.objects.create(name="At rest", store_hash="atrest", **{**SECRETS, **fields})
+    # A fixed hash: the commands' messages name the store by it.
+    return StoreFactory(store_hash="atrest", **{**SECRETS, **fields})
 
 
 def test_columns_hold_tokens_not_secrets():

@@ -18,6 +18,7 @@ import pytest
 
 from sync.handlers import HandlerResult
 from sync.models import Store, WebhookEvent
+from tests.factories.sync import WebhookEventFactory
 
 SCOPE_FIXTURES = {
     "store/order/created": "store_order_created",
@@ -79,7 +80,7 @@ class Harness:
     def event(self, scope: str, order_id: int, **data: Any) -> WebhookEvent:
         """The stored inbox row for one delivery (as intake stores it)."""
         body = self.payload(scope, order_id, **data)
-        return WebhookEvent.objects.create(
+        return WebhookEventFactory(
             store=self.store,
             scope=scope,
             resource_type=body["data"]["type"],

@@ -7,13 +7,14 @@ from decimal import Decimal
 from django.urls import reverse
 
 from recovery.models import Cart
-from sync.models import Store
+from tests.factories.recovery import CartFactory
+from tests.factories.sync import StoreFactory
 
 
 def _carts(db) -> list[Cart]:
-    store = Store.objects.create(name="Admin store", store_hash="adminstore", access_token="secret-token-123456")
+    store = StoreFactory(access_token="secret-token-123456")
     return [
-        Cart.objects.create(
+        CartFactory(
             store=store,
             cart_id="11111111-2222-4333-8444-555555555555",
             value=Decimal("149.99"),
@@ -22,10 +23,11 @@ def _carts(db) -> list[Cart]:
             opportunity_id="0068d0000000001AAA",
             task_id="00T8d0000000002AAA",
         ),
-        Cart.objects.create(
+        CartFactory(
             store=store,
             cart_id="66666666-7777-4888-9999-000000000000",
             value=Decimal("20.00"),
+            email="",  # no email and no registered customer, as the skip reason says
             state=Cart.State.SKIPPED,
             skip_reason="No email and no registered customer: nobody to follow up.",
         ),

@@ -19,6 +19,7 @@ from recovery.services import carts_expire
 from recovery.tasks import EXPIRY_TASK, carts_expire_task
 from sync.models import FeatureFlag
 from sync.salesforce import salesforce_client
+from tests.factories.recovery import CartFactory
 
 NOW = datetime(2026, 12, 9, 4, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=31)
@@ -69,7 +70,7 @@ TIMES = "\u00d7"
 
 def _carts(store, ids: list[str], *, kind: str, abandoned_at: datetime, state=Cart.State.OPEN, prefix: str):
     Cart.objects.bulk_create(
-        Cart(
+        CartFactory.build(
             store=store,
             cart_id=f"{prefix}{index}",
             value=Decimal("150.00"),

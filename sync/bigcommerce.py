@@ -25,6 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from b2s.logging import secret_register
 from sync.calls import CallCounter, CallCounting
 from sync.mapping import parse_datetime_any
+from sync.network import network_error_describe
 
 if TYPE_CHECKING:
     from sync.models import Store
@@ -197,6 +198,12 @@ class BigCommerceClient:
         try:
             response = self.session.request(method, self.base_url + path, params=params, json=json, timeout=TIMEOUT)
         except requests.RequestException as error:
+            permanent = network_error_describe(
+                error=error, url=self.base_url, ca_setting="BIGCOMMERCE_CA_BUNDLE", url_setting="the store's API URL"
+            )
+            if permanent:
+                # Status 0 but not transient: the same request fails the same way until the setting is fixed.
+                raise BigCommerceError(f"BigCommerce {method} {path} failed: {permanent}", transient=False) from None
             raise BigCommerceError(f"BigCommerce {method} {path} failed: {type(error).__name__}", status=0) from None
         self._limits_read(response)
         if response.status_code == 429:

@@ -54,8 +54,8 @@ def _salesforce(url: str, ca_bundle: str) -> SalesforceClient:
     conf = {
         "AUTH": "client_credentials",
         "LOGIN_URL": url,
-        "CLIENT_ID": "id",
-        "CLIENT_SECRET": "secret",
+        "CLIENT_ID": "tls-test-client",
+        "CLIENT_SECRET": "tls-test-client-secret",  # registered for redaction: not a common word
         "CA_BUNDLE": ca_bundle,
         "API_VERSION": "64.0",
     }

@@ -6,13 +6,14 @@ reaches a log message, an argument or a traceback is masked before it is written
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
 
 MASK = "***"
 
@@ -66,24 +67,30 @@ class SecretRedactingFilter(logging.Filter):
         return True
 
 
-class JsonLinesFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+class JsonLinesFormatter(JsonFormatter):
+    """One JSON object per line (python-json-logger): time, level, logger, message, any ``extra`` fields."""
 
-    _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+    def __init__(self) -> None:
+        super().__init__(
+            # A sequence of fields: their order is the line's, and no %-format is parsed.
+            ["asctime", "levelname", "name", "message"],
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "exc_info": "exception"},
+        )
 
-    def format(self, record: logging.LogRecord) -> str:
-        payload: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        # UTC ISO 8601 to the millisecond, whatever the host's time zone.
+        return datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # An extra field that is not a scalar is written as its repr: a log line never fails on an odd value.
+        return {
+            key: value if isinstance(value, str | int | float | bool | None) else repr(value)
+            for key, value in log_data.items()
         }
-        for key, value in vars(record).items():
-            if key not in self._RESERVED and not key.startswith("_"):
-                payload[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)
-        if record.exc_text:
-            payload["exception"] = record.exc_text
-        return redact(json.dumps(payload, default=str))
+
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+        # The filter redacted the message; extra fields and the exception text are redacted here too.
+        return redact(super().jsonify_log_record(log_data))
 
 
 def logging_config(*, level: str, json_lines: bool, log_dir: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from analytics.services import analytics_recompute
 from orders.batches import orders_sync_batch
@@ -222,19 +223,32 @@ def _transient(error: BaseException) -> float | None:
     return None
 
 
+# Doubling from one second to a minute; a server's own retry time wins when it asks for longer.
+_backoff = wait_exponential(multiplier=1, max=BACKOFF_MAX_SECONDS)
+
+
+def _retry_wait(retry_state: RetryCallState) -> float:
+    error = retry_state.outcome.exception() if retry_state.outcome else None
+    asked = (_transient(error) if error else None) or 0.0
+    return max(asked, _backoff(retry_state))
+
+
 def _retrying(call: Callable[[], Any], *, what: str) -> Any:
     """``call()``, waiting out rate limits and transient failures (the client waits only briefly itself)."""
-    for attempt in range(1, PAGE_ATTEMPTS + 1):
-        try:
-            return call()
-        except Exception as error:
-            wait = _transient(error)
-            if wait is None or attempt == PAGE_ATTEMPTS:
-                raise
-            wait = max(wait, min(BACKOFF_MAX_SECONDS, 2.0**attempt / 2))
-            logger.info("Backfill: %s met %s; trying again in %.1f s", what, type(error).__name__, wait)
-            time.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def retry_log(retry_state: RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        logger.info("Backfill: %s met %s; trying again in %.1f s", what, type(error).__name__, wait)
+
+    retrying = Retrying(
+        retry=retry_if_exception(lambda error: _transient(error) is not None),
+        stop=stop_after_attempt(PAGE_ATTEMPTS),
+        wait=_retry_wait,
+        before_sleep=retry_log,
+        reraise=True,  # the caller sees the last error itself, not tenacity's RetryError
+    )
+    return retrying(call)
 
 
 def _orders_by_id(client: Any, ids: Iterable[int], skipped: dict[int, str]) -> Iterator[dict[str, Any]]:

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from b2s.logging import secret_register
 from sync.calls import CallCounter, CallCounting
 from sync.mapping import parse_datetime_any
+from sync.network import network_error_describe
 
 if TYPE_CHECKING:
     from sync.models import Store
@@ -104,6 +106,19 @@ def _error_title(body: Any) -> str:
     return str(body or "")[:300]
 
 
+def _rate_limit_short(error: BaseException) -> bool:
+    """A 429 whose window resets within MAX_SLEEP_SECONDS: worth sleeping out here."""
+    if not isinstance(error, BigCommerceError) or error.status != 429:
+        return False
+    return error.retry_after_seconds is not None and error.retry_after_seconds <= MAX_SLEEP_SECONDS
+
+
+def _rate_limit_reset(retry_state: RetryCallState) -> float:
+    """The 429's own reset time: BigCommerce says when the window opens again."""
+    error = retry_state.outcome.exception() if retry_state.outcome else None
+    return getattr(error, "retry_after_seconds", None) or 0.0
+
+
 def _header_int(response: requests.Response, name: str) -> int | None:
     value = response.headers.get(name)
     try:
@@ -167,31 +182,40 @@ class BigCommerceClient:
     # -- requests ----------------------------------------------------------------------------
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
         """One call; ``path`` like ``/v2/orders/1``. Parsed JSON, None for 204; raises BigCommerceError."""
-        for attempt in (1, 2):
-            self._limits_wait()
-            _counting.add()
-            try:
-                response = self.session.request(method, self.base_url + path, params=params, json=json, timeout=TIMEOUT)
-            except requests.RequestException as error:
-                raise BigCommerceError(
-                    f"BigCommerce {method} {path} failed: {type(error).__name__}", status=0
-                ) from None
-            self._limits_read(response)
-            if response.status_code == 429:
-                reset_ms = _header_int(response, "X-Rate-Limit-Time-Reset-Ms")
-                retry_after = reset_ms / 1000 if reset_ms is not None else None
-                if attempt == 1 and retry_after is not None and retry_after <= MAX_SLEEP_SECONDS:
-                    time.sleep(retry_after)
-                    continue
-                raise BigCommerceError(
-                    f"BigCommerce {method} {path} → 429: rate limit reached",
-                    status=429,
-                    title="Too many requests",
-                    retry_after_seconds=retry_after,
-                    body=_body(response),
-                )
-            return _result(response, method=method, path=path)
-        raise AssertionError("unreachable")  # pragma: no cover
+        # A 429 whose window resets soon is slept out once and tried again; a longer one (or a second
+        # 429) goes back to the caller with its retry time, so no worker sleeps through a long window.
+        retrying = Retrying(
+            retry=retry_if_exception(_rate_limit_short),
+            stop=stop_after_attempt(2),
+            wait=_rate_limit_reset,
+            reraise=True,
+        )
+        return retrying(self._request_once, method, path, params=params, json=json)
+
+    def _request_once(self, method: str, path: str, *, params: dict | None, json: Any) -> Any:
+        self._limits_wait()
+        _counting.add()
+        try:
+            response = self.session.request(method, self.base_url + path, params=params, json=json, timeout=TIMEOUT)
+        except requests.RequestException as error:
+            permanent = network_error_describe(
+                error=error, url=self.base_url, ca_setting="BIGCOMMERCE_CA_BUNDLE", url_setting="the store's API URL"
+            )
+            if permanent:
+                # Status 0 but not transient: the same request fails the same way until the setting is fixed.
+                raise BigCommerceError(f"BigCommerce {method} {path} failed: {permanent}", transient=False) from None
+            raise BigCommerceError(f"BigCommerce {method} {path} failed: {type(error).__name__}", status=0) from None
+        self._limits_read(response)
+        if response.status_code == 429:
+            reset_ms = _header_int(response, "X-Rate-Limit-Time-Reset-Ms")
+            raise BigCommerceError(
+                f"BigCommerce {method} {path} → 429: rate limit reached",
+                status=429,
+                title="Too many requests",
+                retry_after_seconds=reset_ms / 1000 if reset_ms is not None else None,
+                body=_body(response),
+            )
+        return _result(response, method=method, path=path)
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict]]:
         """v2 pages of ``limit`` until an empty (204) or short page."""

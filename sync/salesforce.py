@@ -45,6 +45,7 @@ from django.core.cache import cache
 from b2s.logging import secret_register
 from sync.calls import CallCounter, CallCounting
 from sync.field_fit import FieldLimit, field_limits_from_describe, record_fit
+from sync.network import network_error_describe
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,14 @@ class SalesforceError(Exception):
     def __str__(self) -> str:
         where = f" [{', '.join(self.fields)}]" if self.fields else ""
         return f"{self.code or 'ERROR'} ({self.status}): {self.message}{where}"
+
+
+def _network_error_permanent(error: requests.RequestException, *, url: str) -> SalesforceError | None:
+    """A certificate or host-name failure as a permanent error: no retry schedule fixes a setting."""
+    message = network_error_describe(
+        error=error, url=url, ca_setting="SALESFORCE_CA_BUNDLE", url_setting="SALESFORCE_LOGIN_URL"
+    )
+    return SalesforceError(message, code="NETWORK_SETTING", transient=False) if message else None
 
 
 def error_is_transient(*, status: int, code: str) -> bool:
@@ -378,6 +387,9 @@ class SalesforceClient:
                 str(error), status=error.status, code=error.code or "LOGIN_FAILED", transient=error.status >= 500
             ) from None
         except requests.RequestException as error:
+            permanent = _network_error_permanent(error, url=self.conf["LOGIN_URL"])
+            if permanent:
+                raise permanent from None
             raise SalesforceError(
                 f"Cannot reach the Salesforce login URL ({type(error).__name__}).", code="NETWORK_ERROR"
             ) from None
@@ -427,6 +439,9 @@ class SalesforceClient:
         except requests.RequestException as error:
             # A request that may or may not have reached Salesforce still spent a call.
             _counting.add()
+            permanent = _network_error_permanent(error, url=token.instance_url)
+            if permanent:
+                raise permanent from None
             raise SalesforceError(
                 f"Salesforce request {method} {path} failed: {type(error).__name__}", code="NETWORK_ERROR"
             ) from None
@@ -680,6 +695,9 @@ class SalesforceClient:
             )
         except requests.RequestException as error:
             _counting.add()  # it may have reached Salesforce: a call spent, as on the REST path
+            permanent = _network_error_permanent(error, url=token.instance_url)
+            if permanent:
+                raise permanent from None
             raise SalesforceError(
                 f"Salesforce SOAP request {path} failed: {type(error).__name__}", code="NETWORK_ERROR"
             ) from None

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tabulate import tabulate
+
 from sync.config import config
 from sync.models import FieldMapping
 from sync.salesforce import SalesforceError
@@ -313,13 +315,9 @@ def report_render(report: SetupReport) -> list[str]:
         (row.sobject, row.field or "(object)", row.needs, row.found, row.status + (f": {row.note}" if row.note else ""))
         for row in report.rows
     ]
-    widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(4)]
-
-    def line(values: tuple[str, ...]) -> str:
-        return "  ".join(value.ljust(widths[i]) for i, value in enumerate(values[:4])) + "  " + values[4]
-
-    lines = [line(header), line((*("-" * width for width in widths), "-" * 6))]
-    lines.extend(line(row) for row in rows)
+    # Text as given: a "Found" length such as 255 is not a number to right-align.
+    table = tabulate(rows, headers=header, tablefmt="simple", disable_numparse=True, stralign="left")
+    lines = [line.rstrip() for line in table.splitlines()]
     lines.append("")
     daily = report.daily_api_requests
     if daily.get("Max"):

@@ -285,8 +285,8 @@ def test_progress_bar_on_a_terminal():
     printer("push", 200, 200)
     printer.close()
     text = stream._out.getvalue()
-    assert "\rrecompute x" in text and "[###############---------------] 100/200" in text
-    assert "[##############################] 200/200\n\rpush" in text
+    assert "\rrecompute x" in text and " 100/200 " in text
+    assert " 200/200 " in text and "\n\rpush" in text and text.endswith("\n")
 
 
 def account_lengths_read() -> None:

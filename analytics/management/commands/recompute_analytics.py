@@ -7,42 +7,39 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from analytics.services import RecomputeResult, analytics_recompute
+from sync.progress import TerminalBar
 from sync.selectors import store_get
 
-BAR_WIDTH = 30
+PHASE_WIDTH = 24
 CHANGES_SHOWN = 50  # at the default verbosity; -v 2 prints every change
 
 
 class ProgressPrinter:
-    """A redrawn bar on a terminal; plain lines (at each tenth) when the output is a file or a pipe."""
+    """A tqdm bar on a terminal; plain lines (at each tenth) when the output is a file or a pipe."""
 
     def __init__(self, stream: OutputWrapper, *, tty: bool) -> None:
         self.stream = stream
         self.tty = tty
         self._phase = ""
         self._last_tenth = -1
+        self._bar = TerminalBar(stream, label_width=PHASE_WIDTH)
 
     def __call__(self, phase: str, done: int, total: int) -> None:
+        if self.tty:
+            # A new phase closes the last bar on its own line and starts the next.
+            self._bar.bar_update(label=phase, done=done, total=total)
+            return
         if phase != self._phase:
-            if self.tty and self._phase:
-                self.stream.write("\n", ending="")
             self._phase, self._last_tenth = phase, -1
         fraction = done / total if total else 1.0
-        if self.tty:
-            filled = int(BAR_WIDTH * fraction)
-            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-            self.stream.write(f"\r{phase:<24} [{bar}] {done}/{total}", ending="")
-        else:
-            tenth = int(fraction * 10)
-            if tenth != self._last_tenth:
-                self._last_tenth = tenth
-                self.stream.write(f"{phase}: {done}/{total}")
-        self.stream.flush()
+        tenth = int(fraction * 10)
+        if tenth != self._last_tenth:
+            self._last_tenth = tenth
+            self.stream.write(f"{phase}: {done}/{total}")
+            self.stream.flush()
 
     def close(self) -> None:
-        if self.tty and self._phase:
-            self.stream.write("\n", ending="")
-            self.stream.flush()
+        self._bar.bar_close()
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any, TextIO
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from orders.backfill import (
     BATCH_SIZE,
@@ -18,9 +18,10 @@ from orders.backfill import (
     filter_date_parse,
 )
 from sync.models import Store
+from sync.progress import TerminalBar
 
 PLAIN_INTERVAL_SECONDS = 10.0
-BAR_WIDTH = 30
+PHASE_WIDTH = 9
 FAILURES_SHOWN = 20
 
 
@@ -33,28 +34,23 @@ def _duration(seconds: float | None) -> str:
 
 
 class ProgressPrinter:
-    """A bar redrawn in place on a terminal; plain lines every few seconds otherwise (logs, CI)."""
+    """A tqdm bar redrawn in place on a terminal; plain lines every few seconds otherwise (logs, CI)."""
 
-    def __init__(self, stream: TextIO, *, tty: bool, interval: float = PLAIN_INTERVAL_SECONDS) -> None:
+    def __init__(self, stream: OutputWrapper | TextIO, *, tty: bool, interval: float = PLAIN_INTERVAL_SECONDS) -> None:
         self.stream = stream
         self.tty = tty
         self.interval = interval
         self._last_line = 0.0
-        self._drawn = False
+        self._bar = TerminalBar(stream, label_width=PHASE_WIDTH)
 
     def __call__(self, state: BackfillProgress) -> None:
         total = f"/{state.total}" if state.total is not None else ""
         counts = f"{state.synced} synced, {state.unchanged} unchanged, {state.skipped} skipped, {state.failed} failed"
-        rate = f"{state.rate:.1f}/s"
         if self.tty:
-            share = min(state.done / state.total, 1.0) if state.total else 0.0
-            filled = int(share * BAR_WIDTH)
-            bar = "#" * filled + "." * (BAR_WIDTH - filled)
-            self.stream.write(
-                f"\r{state.phase:<9} [{bar}] {state.done}{total} {rate} ETA {_duration(state.eta_seconds)}  {counts}\033[K"
+            # The run's own clock, not the bar's: the phase started before its first progress call.
+            self._bar.bar_update(
+                label=state.phase, done=state.done, total=state.total, elapsed=state.elapsed, postfix=counts
             )
-            self.stream.flush()
-            self._drawn = True
             return
         now = time.monotonic()
         finished = state.total is not None and state.done >= state.total
@@ -62,14 +58,13 @@ class ProgressPrinter:
             self._last_line = now
             percent = f" ({100 * state.done / state.total:.0f}%)" if state.total else ""
             eta = f", ETA {_duration(state.eta_seconds)}" if state.eta_seconds is not None else ""
-            self.stream.write(f"backfill {state.phase}: {state.done}{total}{percent}, {rate}{eta}; {counts}\n")
+            self.stream.write(
+                f"backfill {state.phase}: {state.done}{total}{percent}, {state.rate:.1f}/s{eta}; {counts}\n"
+            )
             self.stream.flush()
 
     def close(self) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        self._bar.bar_close()
 
 
 class Command(BaseCommand):

@@ -942,6 +942,11 @@ def _finish_many(outcomes: list[tuple[_Claim, dict[str, Any], dict[str, Any] | N
             except Exception:
                 logger.exception("Could not write the audit entry of event %s", event.pk)
     _waiters_release_many([claim for claim, _, _ in outcomes])
+    if any(batch_handler_for(claim.event.scope) for claim, _, _ in outcomes):
+        # Events of this batch handler that a drain left due while this one ran (one batch per store at a
+        # time) need a drain now: a drain running this batch loops on anyway, but an event run on its own
+        # (a retry, a released waiter) has no drain behind it.
+        inbox_doorbell_ring()
 
 
 def _waiters_release(claim: _Claim) -> None:

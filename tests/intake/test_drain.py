@@ -169,3 +169,15 @@ def test_an_event_is_finished_with_its_audit_entry_and_a_failing_entry_keeps_the
     finally:
         sync_outcome.disconnect(dispatch_uid="test.broken")
     assert event.status == "done"  # the entry's failure rolled back its savepoint only
+
+
+def test_an_event_of_a_batch_handler_run_on_its_own_rings_for_the_events_it_held_up(
+    sandbox_store, receive, process, test_handler, monkeypatch
+):
+    test_handler("store/test/batched", lambda event: HandlerResult("ORDER_SYNC", event.resource_id))
+    monkeypatch.setitem(handlers.BATCH_HANDLERS, "store/test/batched", lambda store, events: {})
+    event = receive("store/test/batched", 1)
+    OrmQ.objects.all().delete()
+    inbox_doorbell_reset()
+    assert process(event).status == "done"  # a retry or a released waiter: run outside any drain
+    assert drains_queued() == 1

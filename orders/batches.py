@@ -29,8 +29,8 @@ from orders.services import (
     _graph_bodies,
     _order_graph,
     _order_prepare,
-    _product_nodes,
     _products_needed,
+    _products_planned,
     _products_remember,
     _products_resolve,
     _resolved,
@@ -65,19 +65,12 @@ def _batch_products(
     needed = _products_needed(store, prepared)
     entries, work = _products_resolve(store=store, client=client, pricebook_id=pricebook_id, needed=needed)
     failed: set[tuple[str, str]] = set()
-    graphs: list[tuple[tuple[str, str], dict[str, Any], tuple[str, str, str, str]]] = []
-    for index, (pair, (line, existing)) in enumerate(sorted(work.items())):
-        nodes, _, remember = _product_nodes(
-            store=store,
-            client=client,
-            pricebook_id=pricebook_id,
-            index=index,
-            key=pair[0],
-            currency=pair[1],
-            line=line,
-            existing=existing,
+    graphs = [
+        (pair, {"graphId": f"product{index}", "compositeRequest": nodes}, remember)
+        for index, (pair, nodes, _, remember) in enumerate(
+            _products_planned(store=store, client=client, pricebook_id=pricebook_id, work=work)
         )
-        graphs.append((pair, {"graphId": f"product{index}", "compositeRequest": nodes}, remember))
+    ]
     for chunk in _payloads(graphs, lambda item: len(item[1]["compositeRequest"])):
         results = client.composite_graph([graph for _, graph, _ in chunk])
         for (pair, _, remember), result in zip(chunk, results, strict=True):

@@ -588,6 +588,33 @@ def _product_nodes(
     return nodes, f"@{{{entry_ref}.id}}", (key, currency, f"@{{{product_ref}.id}}", f"@{{{entry_ref}.id}}")
 
 
+def _products_planned(
+    *,
+    store: Store,
+    client: SalesforceClient,
+    pricebook_id: str,
+    work: dict[tuple[str, str], tuple[dict[str, Any], tuple[str, str, bool] | None]],
+) -> list[tuple[tuple[str, str], list[dict[str, Any]], str, tuple[str, str, str, str]]]:
+    """The nodes of each product to create or repair, numbered in a stable order: (pair, nodes, entry id or
+    reference, what to remember)."""
+    return [
+        (
+            pair,
+            *_product_nodes(
+                store=store,
+                client=client,
+                pricebook_id=pricebook_id,
+                index=index,
+                key=pair[0],
+                currency=pair[1],
+                line=line,
+                existing=existing,
+            ),
+        )
+        for index, (pair, (line, existing)) in enumerate(sorted(work.items()))
+    ]
+
+
 def _products_resolve(
     *,
     store: Store,
@@ -1261,17 +1288,9 @@ def _single_products(
         _products_forget(store, needed)
         entries, work = _entries_apply(store, needed, refreshed_entries, {})
     refs.entries.update(entries)
-    for index, (pair, (line, existing)) in enumerate(sorted(work.items())):
-        nodes, entry, remember = _product_nodes(
-            store=store,
-            client=client,
-            pricebook_id=pricebook_id,
-            index=index,
-            key=pair[0],
-            currency=pair[1],
-            line=line,
-            existing=existing,
-        )
+    for pair, nodes, entry, remember in _products_planned(
+        store=store, client=client, pricebook_id=pricebook_id, work=work
+    ):
         refs.nodes.extend(nodes)
         refs.entries[pair] = entry
         refs.remember.append(remember)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import contextvars
 import hashlib
 import hmac
 import json
@@ -584,20 +585,27 @@ def webhook_request_sign(*, store: Store, body: bytes, now: int | None = None, m
 # ---------------------------------------------------------------------------------------------
 # Queueing
 # ---------------------------------------------------------------------------------------------
-def _task_enqueue(event_id: int) -> None:
+def _queue_put(func: str, *args: Any, task_name: str) -> None:
+    """One django-q2 task on the queue."""
     from django_q.conf import Conf
     from django_q.tasks import async_task
 
     if Conf.ORM:
         # The ORM broker closes "old" connections before each enqueue unless it runs inside a
         # transaction; in a web request that means reconnecting (and on SQLite a WAL checkpoint)
-        # for every webhook. One short transaction around the queue row keeps the connection.
+        # for every enqueue. One short transaction around the queue row keeps the connection.
         with transaction.atomic(using=Conf.ORM):
-            async_task(PROCESS_TASK, event_id, task_name=f"webhook-event-{event_id}", group="webhook-events")
+            async_task(func, *args, task_name=task_name, group="webhook-events")
         return
-    async_task(PROCESS_TASK, event_id, task_name=f"webhook-event-{event_id}", group="webhook-events")
+    async_task(func, *args, task_name=task_name, group="webhook-events")
 
 
+def _task_enqueue(event_id: int) -> None:
+    _queue_put(PROCESS_TASK, event_id, task_name=f"webhook-event-{event_id}")
+
+
+# Whether this context runs a drain (which finds the next work itself, without ringing).
+_draining: contextvars.ContextVar[bool] = contextvars.ContextVar("b2s_inbox_draining", default=False)
 # When this process last queued a drain (time.monotonic()); -inf: never.
 _doorbell = {"rung_at": -math.inf}
 _doorbell_lock = threading.Lock()
@@ -631,15 +639,7 @@ def inbox_doorbell_reset() -> None:
 
 
 def _drain_enqueue() -> None:
-    from django_q.conf import Conf
-    from django_q.tasks import async_task
-
-    if Conf.ORM:
-        # As for _task_enqueue: a transaction keeps the ORM broker from reconnecting per enqueue.
-        with transaction.atomic(using=Conf.ORM):
-            async_task(DRAIN_TASK, task_name="webhook-events-drain", group="webhook-events")
-        return
-    async_task(DRAIN_TASK, task_name="webhook-events-drain", group="webhook-events")
+    _queue_put(DRAIN_TASK, task_name="webhook-events-drain")
 
 
 def webhook_event_enqueue(*, event_id: int) -> None:
@@ -770,15 +770,9 @@ def _lock_hold(lock_ids: tuple[int, ...]) -> None:
     list(rows.values_list("pk", flat=True))
 
 
-def _resource_busy(
-    *, event: WebhookEvent, keys: tuple[str, ...], now: datetime, companions: frozenset[int] = frozenset()
-) -> bool:
-    """Whether an event running now shares a resource; ``companions`` (claimed to run together with this
-    one, in one batch handler call) do not count."""
+def _resource_busy(*, event: WebhookEvent, keys: tuple[str, ...], now: datetime) -> bool:
     since = now - timedelta(seconds=settings.WEBHOOK_STALE_SECONDS)
     running = webhook_events_running(store_id=event.store_id, since=since, exclude_id=event.pk)
-    if companions:
-        running = running.exclude(pk__in=companions)
     fields = ("id", "scope", "body", "resource_type", "resource_id")
     return any(set(event_lock_keys(other)) & set(keys) for other in running.only(*fields))
 
@@ -799,11 +793,8 @@ def _claimable(now: datetime) -> Q:
     )
 
 
-def _event_claim(event_id: int, *, companions: frozenset[int] = frozenset()) -> _Claim | None:
-    """Take the event for this worker, or None (finished, running elsewhere, not due, or its resource is busy).
-
-    ``companions``: events claimed to run in the same batch handler call, which may share its resources.
-    """
+def _event_claim(event_id: int) -> _Claim | None:
+    """Take the event for this worker, or None (finished, running elsewhere, not due, or its resource is busy)."""
     event = WebhookEvent.objects.select_related("store").filter(pk=event_id).first()
     if event is None or event.status not in (Status.PENDING, Status.FAILED, Status.PROCESSING):
         return None
@@ -823,7 +814,7 @@ def _event_claim(event_id: int, *, companions: frozenset[int] = frozenset()) -> 
             expired = claimable.filter(attempts=attempts).update(
                 status=Status.DEAD, finished_at=now, next_attempt_at=None, **_error_fields(LEASE_EXPIRED)
             )
-        elif _resource_busy(event=event, keys=keys, now=now, companions=companions):
+        elif _resource_busy(event=event, keys=keys, now=now):
             # Wait: the event holding the resource queues this one when it finishes; the
             # re-queue time keeps the sweep from queueing it again meanwhile.
             WebhookEvent.objects.filter(pk=event_id, status=Status.PENDING).update(
@@ -942,10 +933,10 @@ def _finish_many(outcomes: list[tuple[_Claim, dict[str, Any], dict[str, Any] | N
             except Exception:
                 logger.exception("Could not write the audit entry of event %s", event.pk)
     _waiters_release_many([claim for claim, _, _ in outcomes])
-    if any(batch_handler_for(claim.event.scope) for claim, _, _ in outcomes):
-        # Events of this batch handler that a drain left due while this one ran (one batch per store at a
-        # time) need a drain now: a drain running this batch loops on anyway, but an event run on its own
-        # (a retry, a released waiter) has no drain behind it.
+    if not _draining.get() and any(batch_handler_for(claim.event.scope) for claim, _, _ in outcomes):
+        # Events of this batch handler that drains left due while this one ran (one batch per store at a
+        # time) need a drain now: an event run on its own (a retry, a released waiter) has none behind it,
+        # while a drain loops on by itself.
         inbox_doorbell_ring()
 
 
@@ -1344,6 +1335,14 @@ def webhook_events_drain(*, size: int, wait_seconds: float) -> int:
     ``WEBHOOK_DRAIN_MAX_SECONDS`` (inside the task timeout), then hands over to a fresh task if work remains.
     """
     handlers_load()
+    draining = _draining.set(True)
+    try:
+        return _drain_loop(size=size, wait_seconds=wait_seconds)
+    finally:
+        _draining.reset(draining)
+
+
+def _drain_loop(*, size: int, wait_seconds: float) -> int:
     started = idle_since = time.monotonic()
     claimed = 0
     while True:

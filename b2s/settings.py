@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "analytics",
     "orders",
     "recovery",
+    "ops",
 ]
 
 MIDDLEWARE = [

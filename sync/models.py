@@ -313,6 +313,9 @@ class WebhookEvent(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Retention: a finished event's body and headers (personal data) are emptied after the admin-set number
+    # of days; the row's metadata stays for the statistics.
+    body_purged_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-received_at"]
@@ -324,6 +327,10 @@ class WebhookEvent(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["store", "resource_type", "resource_id"]),
+            # The backlog (pending, oldest first), the health check and the alerts.
+            models.Index(fields=["status", "received_at"], name="webhookevent_status_received"),
+            # Statistics of finished events by time (the dashboard's roll-up, retention).
+            models.Index(fields=["finished_at"], name="webhookevent_finished"),
         ]
 
     def __str__(self) -> str:
@@ -411,3 +418,63 @@ class CustomerLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_key} ({self.matched})"
+
+
+class ApiUsageSample(models.Model):
+    """A remote API's own reading of its usage: Salesforce's ``Sforce-Limit-Info`` (the org's daily API requests)
+    or BigCommerce's ``X-Rate-Limit-*`` headers (a store's requests in the current window).
+
+    Kept for the dashboard's chart and the API-budget guard; written at most once a minute per process and
+    service, so reading the headers costs no write per request.
+    """
+
+    class Service(models.TextChoices):
+        SALESFORCE = "salesforce"
+        BIGCOMMERCE = "bigcommerce"
+
+    service = models.CharField(max_length=16, choices=Service.choices)
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.CASCADE, related_name="api_usage")
+    used = models.PositiveBigIntegerField()
+    limit = models.PositiveBigIntegerField()
+    window_seconds = models.PositiveIntegerField(default=86400, help_text="The period the limit applies to.")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        indexes = [models.Index(fields=["service", "recorded_at"], name="apiusage_service_recorded")]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.used}/{self.limit}"
+
+    @property
+    def share(self) -> float:
+        """The part of the limit in use, 0 to 1 (1 when the limit is unknown as 0)."""
+        return self.used / self.limit if self.limit else 1.0
+
+
+class IntakeRejection(models.Model):
+    """Webhook deliveries refused at the door, counted per store, reason and minute.
+
+    ``store_hash`` is the hash of a store b2s knows, or empty: an unknown hash in the URL is not written
+    down, so nobody can grow this table by inventing stores.
+    """
+
+    class Reason(models.TextChoices):
+        AUTHENTICATION = "authentication", "authentication failed"
+        UNKNOWN_STORE = "unknown_store", "unknown or inactive store"
+        BAD_REQUEST = "bad_request", "malformed delivery"
+
+    store_hash = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-minute"]
+        constraints = [
+            models.UniqueConstraint(fields=["store_hash", "reason", "minute"], name="intakerejection_unique_minute")
+        ]
+        indexes = [models.Index(fields=["minute"], name="intakerejection_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.store_hash or '?'} {self.reason} x{self.count}"

@@ -320,6 +320,95 @@ def inbox_batch_seed(apps: Any, schema_editor: Any = None) -> None:
     config_version_seed_bump(apps)
 
 
+OPERATIONS_THRESHOLDS: list[ThresholdSeed] = [
+    (
+        "api_budget_ceiling_percent",
+        "90",
+        "%",
+        "Salesforce writes pause while the org's daily API use (Sforce-Limit-Info) is at or above this share of "
+        "its limit, and resume by themselves below it; events wait, nothing fails.",
+        "1",
+        "100",
+    ),
+    (
+        "webhook_body_retention_days",
+        "30",
+        "days",
+        "A finished webhook event's body and headers (personal data) are emptied after this many days; "
+        "its status, times and error stay for the statistics.",
+        "1",
+        "3650",
+    ),
+    (
+        "health_backlog_age_seconds",
+        "600",
+        "seconds",
+        "/health says degraded while the oldest waiting event has waited longer than this.",
+        "10",
+        None,
+    ),
+    ("alert_window_minutes", "15", "minutes", "Alerts judge failure rates and counts over this window.", "1", "1440"),
+    (
+        "alert_failure_rate_percent",
+        "20",
+        "%",
+        "Alert when more than this share of the events finished in the window failed.",
+        "1",
+        "100",
+    ),
+    (
+        "alert_failure_min_events",
+        "10",
+        "events",
+        "A failure rate is judged only with at least this many finished events in the window.",
+        "1",
+        None,
+    ),
+    ("alert_backlog_age_seconds", "900", "seconds", "Alert when the oldest waiting event is older.", "10", None),
+    (
+        "alert_auth_failures",
+        "20",
+        "deliveries",
+        "Alert when more webhook deliveries than this fail authentication in the window.",
+        "1",
+        None,
+    ),
+    (
+        "alert_api_budget_percent",
+        "80",
+        "%",
+        "Alert when the org's daily Salesforce API use crosses this share of its limit.",
+        "1",
+        "100",
+    ),
+    (
+        "alert_repeat_minutes",
+        "60",
+        "minutes",
+        "An alert still open is sent again at most this often; its occurrences in between are counted, not sent.",
+        "1",
+        "10080",
+    ),
+]
+
+OPERATIONS_SETTINGS: list[tuple[str, str, str, str]] = [
+    (
+        "api_budget_guard",
+        "auto",
+        "auto,write,pause",
+        "auto: pause Salesforce writes above the ceiling; write: keep writing (override); pause: pause now.",
+    ),
+    ("alert_email_to", "", "", "Comma-separated addresses that receive alerts (sent through EMAIL_URL)."),
+]
+
+
+def operations_seed(apps: Any, schema_editor: Any = None) -> None:
+    """Create the missing operations thresholds and settings (budget guard, retention, health, alerts)."""
+    thresholds_seed(apps, OPERATIONS_THRESHOLDS)
+    settings_seed(apps, OPERATIONS_SETTINGS)
+    config_version_seed_bump(apps)
+
+
 def field_mappings_seed(apps: Any, rows: list[tuple[str, str, str, str, str]]) -> None:
     """Create the missing field mappings of ``rows`` (object, field, source, transform, flag); others stay as edited."""
     FieldMapping = apps.get_model("sync", "FieldMapping")
@@ -347,3 +436,4 @@ def seeds_all_apply(apps: Any) -> None:
     customer_match_seed(apps)
     duplicate_rule_seed(apps)
     inbox_batch_seed(apps)
+    operations_seed(apps)

@@ -1,4 +1,5 @@
-"""Apps import downward only: sync (the foundation) < audit < analytics < orders < recovery.
+"""Apps import downward only: sync (the foundation) < audit < analytics < orders < recovery < ops
+(the operations console, which reads them all).
 
 Every import statement counts, those inside functions too: a lazy import is no way around a layer.
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-LAYERS = ("sync", "audit", "analytics", "orders", "recovery")
+LAYERS = ("sync", "audit", "analytics", "orders", "recovery", "ops")
 
 
 def imported_apps(path: Path) -> set[str]:

@@ -116,6 +116,9 @@ class SyncSettingAdmin(admin.ModelAdmin):
         if obj is not None and "value" in form.base_fields:
             allowed = f" Allowed: {', '.join(obj.allowed)}." if obj.allowed else ""
             form.base_fields["value"].help_text = f"{obj.description}{allowed}"
+            # A list may be empty (no match rules, no alert recipients); the model field itself is not blank.
+            if obj.key in SyncSetting.LIST_KEYS | SyncSetting.EMAIL_LIST_KEYS:
+                form.base_fields["value"].required = False
         return form
 
 

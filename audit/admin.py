@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from sync.models import WebhookEvent
+from sync.selectors import webhook_events_body_purged
+from sync.services.retention import REPLAY_PURGED_REFUSAL
 from sync.services.webhooks import webhook_events_replay
 
 CSV_COLUMNS = (
@@ -77,8 +79,11 @@ class AuditLogAdmin(admin.ModelAdmin):
     def replay_events(self, request: HttpRequest, queryset: QuerySet[AuditLog]) -> None:
         events = WebhookEvent.objects.filter(pk__in=queryset.exclude(event=None).values("event_id"))
         without = queryset.filter(event=None).count()
+        purged = webhook_events_body_purged(events=events).count()
         count = webhook_events_replay(events=events)
         self.message_user(request, f"Re-queued {count} webhook event(s).", messages.SUCCESS)
+        if purged:
+            self.message_user(request, f"{purged} event(s) not replayed: {REPLAY_PURGED_REFUSAL}.", messages.WARNING)
         if without:
             self.message_user(request, f"{without} entry(ies) came from no webhook event.", messages.WARNING)
 

@@ -10,6 +10,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from sync.models import WebhookEvent
+from sync.selectors import webhook_events_body_purged
+from sync.services.retention import REPLAY_PURGED_REFUSAL
 
 
 @admin.register(WebhookEvent)
@@ -77,8 +79,11 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def replay(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
         from sync.services.webhooks import webhook_events_replay
 
+        purged = webhook_events_body_purged(events=queryset).count()
         count = webhook_events_replay(events=queryset)
-        skipped = queryset.count() - count
+        skipped = queryset.count() - count - purged
         self.message_user(request, f"Re-queued {count} event(s).", messages.SUCCESS)
         if skipped > 0:
             self.message_user(request, f"{skipped} event(s) are being processed right now.", messages.WARNING)
+        if purged:
+            self.message_user(request, f"{purged} event(s) not replayed: {REPLAY_PURGED_REFUSAL}.", messages.WARNING)

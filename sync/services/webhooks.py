@@ -684,11 +684,12 @@ def _retry_schedule(*, event_id: int, attempt: int, due: datetime) -> None:
 def webhook_events_replay(*, events: QuerySet) -> int:
     """Reset the events to ``pending`` (attempts from zero) and ring for a drain; returns how many.
 
-    Events being processed right now (a live lease) are left alone.
+    Events being processed right now (a live lease) are left alone, and so are those whose body the
+    retention emptied (``sync.services.retention``): there is nothing left to replay.
     """
     now = timezone.now()
     live = Q(status=Status.PROCESSING, started_at__gte=now - timedelta(seconds=settings.WEBHOOK_STALE_SECONDS))
-    ids = list(events.exclude(live).values_list("pk", flat=True))
+    ids = list(events.exclude(live).filter(body_purged_at__isnull=True).values_list("pk", flat=True))
     if not ids:
         return 0
     with transaction.atomic():

@@ -75,7 +75,7 @@ def database_config(*, url: str | None, base_dir: Path) -> dict[str, Any]:
     """The ``default`` database: SQLite in the project folder unless ``DATABASE_URL`` says otherwise."""
     if not url:
         url = f"sqlite:///{base_dir / 'db.sqlite3'}"
-    config = environ.Env.db_url_config(url)
+    config: dict[str, Any] = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the web process read while a worker writes; the busy timeout and
         # IMMEDIATE transactions make concurrent writers wait instead of failing.

@@ -241,14 +241,15 @@ def main() -> int:
 
     processes: list[subprocess.Popen[str]] = []
     try:
-        if sandbox:
+        # ports and tls_dir are set exactly when sandbox is.
+        if ports is not None and tls_dir is not None:
             from b2s.sandbox_demo import sandbox_start
 
             processes.extend(sandbox_start(tls_dir=tls_dir, ports=ports))
         manage("migrate", "--no-input", "-v", "0")
         manage("collectstatic", "--no-input", "-v", "0")
         admin_login = admin_login_from(manage("local_admin_ensure", capture=True).stdout)
-        if sandbox:
+        if ports is not None:
             manage("sandbox_store_ensure", "--url", ports.bigcommerce_url)
         # In the demo the terminal tells the story; the servers' own output goes to files.
         logs = BASE_DIR / ".sandbox" / "logs" if sandbox else None
@@ -256,7 +257,7 @@ def main() -> int:
         processes.append(spawn(web_command(web_address), "web server", log=logs and logs / "web.log"))
         web_ready_wait(web_address, processes)
         print(f"\nb2s is running: http://{web_address}/admin/  (health: http://{web_address}/health)")
-        if sandbox:
+        if ports is not None and tls_dir is not None:
             from b2s.sandbox_demo import sandbox_demo_run
 
             sandbox_demo_run(

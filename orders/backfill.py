@@ -22,6 +22,7 @@ again afterwards, so the last write to Salesforce is always a fresh one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -255,7 +256,7 @@ def _orders_by_id(client: Any, ids: Iterable[int], skipped: dict[int, str]) -> I
 
     for order_id in ids:
         try:
-            yield _retrying(lambda order_id=order_id: client.order_get(order_id), what=f"order {order_id}")
+            yield _retrying(functools.partial(client.order_get, order_id), what=f"order {order_id}")
         except BigCommerceNotFound:
             skipped[order_id] = "not found in BigCommerce"
 
@@ -268,7 +269,7 @@ def _order_pages(client: Any, *, params: dict[str, Any], after_id: int, size: in
     """
     while True:
         query = {**params, "min_id": after_id + 1, "limit": size}
-        rows = _retrying(lambda query=query: client.orders_list(**query), what="the order list") or []
+        rows = _retrying(functools.partial(client.orders_list, **query), what="the order list") or []
         if rows:
             yield rows
             after_id = max(int(row["id"]) for row in rows)
@@ -281,7 +282,7 @@ def _customer_pages(client: Any, *, after_id: int) -> Iterator[list[dict[str, An
     page = 1
     while True:
         query = {"page": page, "limit": CUSTOMER_PAGE_SIZE, "include": "addresses"}
-        body = _retrying(lambda query=query: client.request("GET", "/v3/customers", params=query), what="customers")
+        body = _retrying(functools.partial(client.request, "GET", "/v3/customers", params=query), what="customers")
         body = body or {}
         rows = sorted(body.get("data") or [], key=lambda row: int(row["id"]))
         fresh = [row for row in rows if int(row["id"]) > after_id]
@@ -554,9 +555,7 @@ def backfill_run(
                         state.done += len(page)
                     else:
                         synced, failed = _retrying(
-                            lambda page=page, read_at=read_at: customers_sync_batch(
-                                store=store, customers=page, fetched_at=read_at
-                            ),
+                            functools.partial(customers_sync_batch, store=store, customers=page, fetched_at=read_at),
                             what="customers",
                         )
                         summary.customers_synced += synced

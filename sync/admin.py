@@ -56,7 +56,8 @@ class StoreForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.instance.pk:
             stored = Store.objects.filter(pk=self.instance.pk).values(*Store.SECRET_FIELDS).first() or {}
             for name in Store.SECRET_FIELDS:
@@ -110,9 +111,11 @@ class SyncSettingAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: SyncSetting | None = None) -> tuple[str, ...]:
         return ("key", "choices") if obj else ()
 
-    def get_form(self, request: HttpRequest, obj: SyncSetting | None = None, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: SyncSetting | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         # What the setting does and its allowed values, right under the value being edited.
-        form = super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
         if obj is not None and "value" in form.base_fields:
             allowed = f" Allowed: {', '.join(obj.allowed)}." if obj.allowed else ""
             form.base_fields["value"].help_text = f"{obj.description}{allowed}"

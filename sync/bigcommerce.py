@@ -244,7 +244,8 @@ class BigCommerceClient:
     # -- orders ------------------------------------------------------------------------------
     def order_get(self, order_id: int) -> dict:
         """GET /v2/orders/{id} with its consignments (line items included)."""
-        return self.request("GET", f"/v2/orders/{int(order_id)}", params=dict(ORDER_INCLUDE))
+        order: dict = self.request("GET", f"/v2/orders/{int(order_id)}", params=dict(ORDER_INCLUDE))
+        return order
 
     def orders_list(self, **filters: Any) -> list[dict]:
         """One page of /v2/orders (filters such as min_date_modified, page, limit, sort); 204 → []."""

@@ -493,7 +493,7 @@ class SalesforceClient:
             "composite",
             json={"allOrNone": all_or_none, "collateSubrequests": False, "compositeRequest": subrequests},
         )
-        responses = body["compositeResponse"]
+        responses: list[dict] = body["compositeResponse"]
         if all_or_none:
             error = composite_error(responses)
             if error is not None:
@@ -503,7 +503,8 @@ class SalesforceClient:
 
     def composite_graph(self, graphs: list[dict]) -> list[dict]:
         """POST composite/graph; returns the ``graphs`` list (each graph is all-or-nothing on its own)."""
-        return self.request("POST", "composite/graph", json={"graphs": graphs})["graphs"]
+        answered: list[dict] = self.request("POST", "composite/graph", json={"graphs": graphs})["graphs"]
+        return answered
 
     def _collections(self, method: str, path: str, records: list[dict], all_or_none: bool) -> list[dict]:
         results: list[dict] = []
@@ -543,7 +544,7 @@ class SalesforceClient:
             cached = self._describes.get(sobject)
         if cached is not None:
             return cached
-        described = self.request("GET", f"sobjects/{sobject}/describe")
+        described: dict = self.request("GET", f"sobjects/{sobject}/describe")
         with self._cache_lock:
             self._describes[sobject] = described
         return described
@@ -634,7 +635,7 @@ class SalesforceClient:
         if self._pricebook_id:
             return self._pricebook_id
         key = f"b2s:salesforce:standard-pricebook:{self.conf['LOGIN_URL']}:{self.conf.get('USERNAME', '')}"
-        pricebook_id = cache.get(key)
+        pricebook_id: str | None = cache.get(key)
         if not pricebook_id:
             records = self.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true LIMIT 1")
             if not records:
@@ -648,7 +649,8 @@ class SalesforceClient:
 
     def limits(self) -> dict:
         """GET limits (DailyApiRequests and friends)."""
-        return self.request("GET", "limits")
+        limits: dict = self.request("GET", "limits")
+        return limits
 
     # -- SOAP --------------------------------------------------------------------------------
     def lead_convert(
@@ -762,11 +764,15 @@ class SalesforceClient:
 
     def bulk_failed_records(self, sobject: str, job_id: str) -> str:
         """The CSV of a Bulk API 2.0 job's failed rows (with ``sf__Error``)."""
-        return self.simple_call(lambda simple: getattr(simple.bulk2, sobject).get_failed_records(job_id))
+        failed: str = self.simple_call(lambda simple: getattr(simple.bulk2, sobject).get_failed_records(job_id))
+        return failed
 
     def bulk_unprocessed_records(self, sobject: str, job_id: str) -> str:
         """The CSV of a Bulk API 2.0 job's rows that were never processed."""
-        return self.simple_call(lambda simple: getattr(simple.bulk2, sobject).get_unprocessed_records(job_id))
+        unprocessed: str = self.simple_call(
+            lambda simple: getattr(simple.bulk2, sobject).get_unprocessed_records(job_id)
+        )
+        return unprocessed
 
 
 RecordFitter = Callable[[str, dict[str, Any]], dict[str, Any]]

@@ -710,7 +710,10 @@ def webhook_events_replay(*, events: QuerySet) -> int:
 # ---------------------------------------------------------------------------------------------
 # Longer keys are stored as a prefix plus a digest: a resource id taken from a body (a shipment's
 # orderId, an address's customer_id) may be of any length, and the lock row must still be creatable.
-LOCK_KEY_MAX = ResourceLock._meta.get_field("resource_key").max_length
+_resource_key_length = ResourceLock._meta.get_field("resource_key").max_length
+if _resource_key_length is None:  # a CharField always has one; the bound below is taken from it
+    raise RuntimeError("ResourceLock.resource_key needs a max_length")
+LOCK_KEY_MAX: int = _resource_key_length
 _LOCK_KEY_DIGEST = 64  # sha256 in hex
 
 
@@ -899,7 +902,7 @@ def retry_delay_seconds(*, attempt: int, retry_after_seconds: float | None = Non
     """Exponential backoff with jitter for the retry after ``attempt``; at least BigCommerce's reset time."""
     base = float(settings.WEBHOOK_RETRY_BASE_SECONDS)
     ceiling = float(settings.WEBHOOK_RETRY_MAX_SECONDS)
-    delay = min(ceiling, base * (2 ** max(0, attempt - 1)))
+    delay: float = min(ceiling, base * (2 ** max(0, attempt - 1)))
     # "Equal jitter": spreads retries of a burst of failures without ever retrying at once.
     delay = delay / 2 + random.uniform(0, delay / 2)
     if retry_after_seconds:
@@ -1292,7 +1295,7 @@ def _claims_run_together(batch_handler: Any, claims: list[_Claim]) -> list[_Clai
     answered = [claim for claim in claims if claim.event.pk in outcomes]
     share = max(1, len(answered))
     duration_ms = int((time.monotonic() - started) * 1000)
-    entries = []
+    entries: list[tuple[_Claim, dict[str, Any], dict[str, Any] | None]] = []
     for claim in answered:
         fields, audit = _outcome_entry(
             claim,

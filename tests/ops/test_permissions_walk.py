@@ -16,17 +16,16 @@ from unittest import mock
 import pytest
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.test import RequestFactory
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
-from analytics.models import RfmEdges
 from audit.services import audit_record
-from sync.models import CustomerLink
-from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory
+from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory, RfmEdgesFactory
+from tests.factories.auth import UserFactory
 from tests.factories.recovery import CartFactory
-from tests.factories.sync import StoreFactory, WebhookEventFactory
+from tests.factories.sync import CustomerLinkFactory, StoreFactory, WebhookEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,12 +51,12 @@ class AdminUrl:
 
 
 @pytest.fixture
-def rows(db, django_user_model) -> dict[str, object]:
+def rows(db) -> dict[str, object]:
     """One row of every b2s model, holding a customer key no one without permission may see."""
     store = StoreFactory(access_token="walk-token-secret")
     event = WebhookEventFactory(store=store, resource_id="4711", status="failed", attempts=5)
     audit_record(operation="ORDER_SYNC", store=store, bigcommerce_id="4711", status="failed", event=event)
-    CustomerLink.objects.create(store=store, customer_key=SECRET_CUSTOMER, account_id="001000000000001")
+    CustomerLinkFactory(store=store, customer_key=SECRET_CUSTOMER)
     CartFactory(store=store, customer_key=SECRET_CUSTOMER)
     now = timezone.now()
     # 12345.67: an amount the walk looks for in pages no one without permission may see.
@@ -72,19 +71,19 @@ def rows(db, django_user_model) -> dict[str, object]:
     CustomerValuesFactory(
         store=store, customer_key=SECRET_CUSTOMER, clv=Decimal("12345.67"), total_orders=1, tier="Platinum"
     )
-    RfmEdges.objects.create(store=store, customers=1, computed_at=now)
+    RfmEdgesFactory(store=store, customers=1, computed_at=now)
     Group.objects.create(name="walkers")
     return {"store": store, "event": event}
 
 
 @pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create(username="walk-root", is_staff=True, is_superuser=True)
+def superuser(db):
+    return UserFactory(superuser=True)
 
 
 @pytest.fixture
-def bare_staff(django_user_model):
-    return django_user_model.objects.create(username="walk-staff", is_staff=True)
+def bare_staff(db):
+    return UserFactory(staff=True)
 
 
 def admin_urls() -> tuple[list[AdminUrl], list[str]]:
@@ -170,30 +169,22 @@ def test_the_walk_covers_the_dashboard_and_the_sensitive_pages(rows):
         assert reverse(name) in urls
 
 
-def _staff_with(django_user_model, *codenames: str):
-    user = django_user_model.objects.create(username="walk-" + "-".join(codenames)[:100], is_staff=True)
-    for label in codenames:
-        app_label, codename = label.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return user
-
-
-def test_dashboard_needs_its_view_permission_and_the_values_one(client, rows, django_user_model):
+def test_dashboard_needs_its_view_permission_and_the_values_one(client, rows):
     url = reverse("admin:analytics_analyticsdashboard_changelist")
-    client.force_login(_staff_with(django_user_model, "analytics.view_analyticsdashboard"))
+    client.force_login(UserFactory(staff=True, permissions=["analytics.view_analyticsdashboard"]))
     assert client.get(url).status_code == 403
-    client.force_login(_staff_with(django_user_model, "analytics.view_customervalues"))
+    client.force_login(UserFactory(staff=True, permissions=["analytics.view_customervalues"]))
     assert client.get(url).status_code == 403
     client.force_login(
-        _staff_with(django_user_model, "analytics.view_analyticsdashboard", "analytics.view_customervalues")
+        UserFactory(staff=True, permissions=["analytics.view_analyticsdashboard", "analytics.view_customervalues"])
     )
     response = client.get(url)
     assert response.status_code == 200
     assert SECRET_CUSTOMER in response.content.decode()
 
 
-def test_view_permission_opens_only_its_own_read_only_pages(client, rows, django_user_model):
-    client.force_login(_staff_with(django_user_model, "sync.view_webhookevent"))
+def test_view_permission_opens_only_its_own_read_only_pages(client, rows):
+    client.force_login(UserFactory(staff=True, permissions=["sync.view_webhookevent"]))
     event = rows["event"]
     assert client.get(reverse("admin:sync_webhookevent_changelist")).status_code == 200
     assert client.get(reverse("admin:sync_webhookevent_change", args=[event.pk])).status_code == 200
@@ -201,11 +192,11 @@ def test_view_permission_opens_only_its_own_read_only_pages(client, rows, django
     assert client.get(reverse("admin:audit_auditlog_changelist")).status_code == 403
 
 
-def test_replay_action_needs_the_change_permission(client, rows, django_user_model, superuser):
+def test_replay_action_needs_the_change_permission(client, rows, superuser):
     event = rows["event"]
     url = reverse("admin:sync_webhookevent_changelist")
     form = {"action": "replay", "_selected_action": [event.pk], "index": 0}
-    client.force_login(_staff_with(django_user_model, "sync.view_webhookevent"))
+    client.force_login(UserFactory(staff=True, permissions=["sync.view_webhookevent"]))
     client.post(url, form)
     event.refresh_from_db()
     assert event.status == "failed" and event.attempts == 5  # a viewer cannot replay

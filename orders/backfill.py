@@ -54,6 +54,7 @@ from sync.customers import (
 from sync.models import KnownCustomer, Store, WebhookEvent
 from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_client
 from sync.services.webhooks import event_lock_keys, webhook_events_replay
+from sync.usage import api_budget_status
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,26 @@ BACKOFF_MAX_SECONDS = 60.0
 
 class BackfillError(Exception):
     """The backfill cannot start (nothing to resume, bad filters)."""
+
+
+class BackfillPaused(BackfillError):
+    """The API-budget guard pauses Salesforce writes: the run stopped between batches, its checkpoint kept."""
+
+
+def _budget_check(*, dry_run: bool) -> None:
+    """Stop politely before a batch while the API-budget guard pauses Salesforce writes (a dry run writes nothing).
+
+    Stopping, not waiting: the backfill is the largest spender of the org's daily budget, and a resumed run
+    (``--resume``) continues from the checkpoint without repeating a batch.
+    """
+    if dry_run:
+        return
+    budget = api_budget_status()
+    if budget.paused:
+        raise BackfillPaused(
+            f"{budget.reason} The backfill stopped between batches; the checkpoint is saved: run the same "
+            "command with --resume once the budget allows."
+        )
 
 
 @dataclass(frozen=True)
@@ -551,6 +572,7 @@ def backfill_run(
                 after = run.last_customer_id if run else 0
                 read_at = timezone.now()
                 for page in _customer_pages(client, after_id=after):
+                    _budget_check(dry_run=dry_run)
                     if dry_run:
                         state.done += len(page)
                     else:
@@ -585,6 +607,7 @@ def backfill_run(
             if retry_ids:
                 retry_pages = _pages(_orders_by_id(client, retry_ids, summary.skip_reasons), page_size)
                 for batch, fetched_at in _batches(retry_pages, batch_size):
+                    _budget_check(dry_run=dry_run)
                     _page_apply(
                         store=store,
                         page=batch,
@@ -602,6 +625,7 @@ def backfill_run(
             else:
                 pages = _order_pages(client, params=filters.order_params(), after_id=after_id, size=page_size)
             for batch, fetched_at in _batches(pages, batch_size):
+                _budget_check(dry_run=dry_run)
                 _page_apply(
                     store=store, page=batch, summary=summary, fetched_at=fetched_at, events=events, shipments=shipments
                 )
@@ -624,6 +648,10 @@ def backfill_run(
     except KeyboardInterrupt:
         summary.status = "interrupted"
         _checkpoint(run, summary, status="interrupted", last_error="interrupted (Ctrl-C)")
+        raise
+    except BackfillPaused as paused:
+        summary.status = "interrupted"
+        _checkpoint(run, summary, status="interrupted", last_error=str(paused)[:2000])
         raise
     except Exception as error:
         summary.status = "failed"

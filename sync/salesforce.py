@@ -46,6 +46,8 @@ from b2s.logging import secret_register
 from sync.calls import CallCounter, CallCounting
 from sync.field_fit import FieldLimit, field_limits_from_describe, record_fit
 from sync.network import network_error_describe
+from sync.usage import SALESFORCE as SALESFORCE_USAGE
+from sync.usage import SALESFORCE_WINDOW_SECONDS, api_usage_record
 
 logger = logging.getLogger(__name__)
 
@@ -378,6 +380,13 @@ class SalesforceClient:
         match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
             self.api_usage = (int(match.group(1)), int(match.group(2)))
+            # The org's daily usage, for the dashboard and the API-budget guard (no write per request).
+            api_usage_record(
+                service=SALESFORCE_USAGE,
+                used=self.api_usage[0],
+                limit=self.api_usage[1],
+                window_seconds=SALESFORCE_WINDOW_SECONDS,
+            )
 
     def _login(self) -> SalesforceToken:
         try:

@@ -12,7 +12,7 @@ from tests.factories.auth import UserFactory
 pytestmark = pytest.mark.django_db
 
 TOKEN = "health-token-for-tests-0123456789"
-DETAIL_KEYS = {"status", "timestamp", "database", "queue", "salesforceConnected"}
+DETAIL_KEYS = {"status", "reasons", "timestamp", "database", "queue", "salesforceConnected"}
 
 
 @pytest.fixture(autouse=True)

@@ -174,7 +174,7 @@ def api_budget_status() -> ApiBudgetStatus:
     """
     cached = config.per_version(_STATUS_CACHE)
     now = time.monotonic()
-    entry = cached.get("status")
+    entry: tuple[float, ApiBudgetStatus] | None = cached.get("status")
     if entry is not None and now - entry[0] < STATUS_CACHE_SECONDS:
         return entry[1]
     status = _api_budget_status_read()

@@ -94,13 +94,6 @@ class Condition:
     summary: str
 
 
-def api_budget_writes_paused(*, guard: str, usage_percent: Decimal | None, ceiling_percent: Decimal) -> bool:
-    """Whether the API-budget guard pauses Salesforce writes: set to ``pause``, or ``auto`` at or over the ceiling."""
-    if guard == "pause":
-        return True
-    return guard == "auto" and usage_percent is not None and usage_percent >= ceiling_percent
-
-
 def alert_conditions(facts: AlertFacts, thresholds: AlertThresholds) -> list[Condition]:
     """Every condition that holds, in a stable order (kind, then key)."""
     conditions = [

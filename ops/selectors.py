@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Min, Q, Sum
@@ -13,10 +12,10 @@ from ops.alert_rules import (
     ApiBudget,
     StoreBacklog,
     StoreOutcomes,
-    api_budget_writes_paused,
 )
 from sync.config import config
-from sync.models import ApiUsageSample, IntakeRejection, Store, WebhookEvent
+from sync.models import IntakeRejection, Store, WebhookEvent
+from sync.usage import api_budget_status as sync_api_budget_status
 
 Status = WebhookEvent.Status
 # Outcomes of processing; ignored events (no handler) were never processed and do not dilute a failure rate.
@@ -36,29 +35,17 @@ def alert_thresholds() -> AlertThresholds:
 
 
 def api_budget_status() -> ApiBudget:
-    """The org's latest Salesforce API reading and whether the guard pauses writes.
-
-    The guard's own rule (``api_budget_guard`` pause, or auto at or over ``api_budget_ceiling_percent`` of the
-    latest reading), computed here until the guard's ``sync.selectors.api_budget_status()`` replaces it.
-    """
-    sample = (
-        ApiUsageSample.objects.filter(service=ApiUsageSample.Service.SALESFORCE)
-        .order_by("-recorded_at")
-        .only("used", "limit", "recorded_at")
-        .first()
+    """The org's latest Salesforce API reading and whether the budget guard pauses writes (the guard's own
+    judgement, ``sync.usage.api_budget_status``), in the shape the alert rules take."""
+    status = sync_api_budget_status()
+    return ApiBudget(
+        used=status.used,
+        limit=status.limit,
+        recorded_at=status.read_at,
+        guard=status.override,
+        ceiling_percent=status.ceiling,
+        writes_paused=status.paused,
     )
-    guard = config.setting("api_budget_guard")
-    ceiling = config.threshold("api_budget_ceiling_percent")
-    budget = ApiBudget(
-        used=sample.used if sample else None,
-        limit=sample.limit if sample else None,
-        recorded_at=sample.recorded_at if sample else None,
-        guard=guard,
-        ceiling_percent=ceiling,
-        writes_paused=False,
-    )
-    paused = api_budget_writes_paused(guard=guard, usage_percent=budget.percent, ceiling_percent=ceiling)
-    return replace(budget, writes_paused=paused)
 
 
 def alert_facts(*, now: datetime, thresholds: AlertThresholds) -> AlertFacts:

@@ -16,9 +16,9 @@ from ops.alert_rules import (
     StoreBacklog,
     StoreOutcomes,
     alert_conditions,
-    api_budget_writes_paused,
 )
 from ops.models import Alert
+from sync.rules import budget_guard_decide
 
 Kind = Alert.Kind
 THRESHOLDS = AlertThresholds(
@@ -32,14 +32,14 @@ THRESHOLDS = AlertThresholds(
 
 
 def budget(used: int | None, limit: int | None = 100_000, *, guard: str = "auto", ceiling: int = 90) -> ApiBudget:
-    percent = None if used is None or limit is None else Decimal(used) * 100 / Decimal(limit)
+    paused, _ = budget_guard_decide(used=used, limit=limit, ceiling_percent=ceiling, override=guard)
     return ApiBudget(
         used=used,
         limit=limit,
         recorded_at=datetime(2026, 5, 1, 12, tzinfo=UTC),
         guard=guard,
         ceiling_percent=Decimal(ceiling),
-        writes_paused=api_budget_writes_paused(guard=guard, usage_percent=percent, ceiling_percent=Decimal(ceiling)),
+        writes_paused=paused,
     )
 
 
@@ -136,20 +136,6 @@ def test_a_guard_set_to_pause_alerts_even_with_little_use_and_write_never_pauses
     assert (condition.kind, condition.key) == (Kind.API_BUDGET, API_PAUSED_KEY)
     assert "the api_budget_guard setting is 'pause'" in condition.summary
     assert keys(AlertFacts(api_budget=budget(99_000, guard="write"))) == [(Kind.API_BUDGET, API_BUDGET_KEY)]
-
-
-@pytest.mark.parametrize(
-    ("guard", "percent", "paused"),
-    [
-        ("auto", Decimal("89.99"), False),
-        ("auto", Decimal(90), True),
-        ("auto", None, False),  # no reading yet: nothing to judge
-        ("write", Decimal(100), False),
-        ("pause", None, True),
-    ],
-)
-def test_the_guard_rule(guard, percent, paused):
-    assert api_budget_writes_paused(guard=guard, usage_percent=percent, ceiling_percent=Decimal(90)) is paused
 
 
 def test_conditions_come_sorted_by_kind_then_key():

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck format clean
+.PHONY: run test lint typecheck format clean screenshots
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ typecheck: $(STAMP_DEV)
 format: $(STAMP_DEV)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The README's admin screenshots (docs/screenshots/), from demo data in a headless Chromium.
+screenshots: $(STAMP_DEV)
+	$(BIN)/python -m docs.screenshots
 
 clean:
 	rm -rf $(VENV) .sandbox db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

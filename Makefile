@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck format clean requirements
+.PHONY: run test lint typecheck format clean requirements screenshots
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ requirements: $(STAMP_DEV)
 		--no-emit-find-links requirements.in -o requirements.txt
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 		--no-emit-find-links requirements-dev.in -o requirements-dev.txt
+
+# The README's admin screenshots (docs/screenshots/), from demo data in a headless Chromium.
+screenshots: $(STAMP_DEV)
+	$(BIN)/python -m docs.screenshots
 
 clean:
 	rm -rf $(VENV) .sandbox db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

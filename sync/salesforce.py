@@ -65,6 +65,8 @@ COLLECTIONS_CHUNK = 200
 PRICEBOOK_CACHE_SECONDS = 24 * 3600
 # Field lengths change only when an admin edits the schema: a day, shared by every process.
 FIELD_LIMITS_CACHE_SECONDS = 24 * 3600
+# The org URL of the last login, for the admin's links to records (shared through the cache by every process).
+INSTANCE_URL_CACHE_KEY = "b2s:salesforce:instance-url"
 COMPOSITE_MAX = 25
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
 DEFAULT_JWT_AUDIENCE = "https://login.salesforce.com"
@@ -403,6 +405,7 @@ class SalesforceClient:
                 f"Cannot reach the Salesforce login URL ({type(error).__name__}).", code="NETWORK_ERROR"
             ) from None
         logger.info("Logged in to Salesforce at %s", token.instance_url)
+        cache.set(INSTANCE_URL_CACHE_KEY, token.instance_url, None)
         return token
 
     def token(self) -> SalesforceToken:

@@ -22,8 +22,10 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 from audit.services import audit_record
+from orders.models import BackfillRun
 from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory, RfmEdgesFactory
 from tests.factories.auth import UserFactory
+from tests.factories.orders import SyncedOrderFactory
 from tests.factories.recovery import CartFactory
 from tests.factories.sync import CustomerLinkFactory, StoreFactory, WebhookEventFactory
 
@@ -41,6 +43,8 @@ CHANGE_PAGE_MAY_SKIP = {
     "axes.accesslog",
     "axes.accessfailurelog",
 }
+# The URL names of views that only act (the event page's Replay and Sync again buttons): GET is refused.
+POST_ONLY = {"replay", "resync"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ def rows(db) -> dict[str, object]:
         store=store, customer_key=SECRET_CUSTOMER, clv=Decimal("12345.67"), total_orders=1, tier="Platinum"
     )
     RfmEdgesFactory(store=store, customers=1, computed_at=now)
+    SyncedOrderFactory(store=store, order_id=4711, salesforce_id="801000000000001", account_key="walk")
+    BackfillRun.objects.create(store=store, filters_key="walk", total=10, synced=4)
     Group.objects.create(name="walkers")
     return {"store": store, "event": event}
 
@@ -151,6 +157,8 @@ def test_every_admin_url_is_walked_with_the_expected_answer(client, rows, superu
             expected = 302  # the bare <id>/ URL redirects to the change page
         elif entry.name == "autocomplete":
             expected = 403  # Django's autocomplete refuses a request naming no field (its own check)
+        elif entry.name in POST_ONLY:
+            expected = 405  # a button's action: a GET changes nothing
         if response.status_code != expected:
             failures.append(f"superuser {entry.url}: {response.status_code}, expected {expected}")
     assert not failures, "\n".join(failures)

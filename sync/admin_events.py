@@ -26,8 +26,8 @@ from sync.admin_display import (
 )
 from sync.models import WebhookEvent
 from sync.selectors import webhook_events_body_purged
-from sync.services.retention import REPLAY_PURGED_REFUSAL
 from sync.services.resync import ResyncUnsupported, resync_target, webhook_event_resync, webhook_events_resync
+from sync.services.retention import REPLAY_PURGED_REFUSAL
 from sync.services.webhooks import webhook_events_replay
 
 # The BigCommerce control-panel page of each resource type an event can name.

@@ -22,6 +22,7 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 from audit.services import audit_record
+from ops.models import Alert
 from orders.models import BackfillRun
 from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory, RfmEdgesFactory
 from tests.factories.auth import UserFactory
@@ -78,6 +79,7 @@ def rows(db) -> dict[str, object]:
     RfmEdgesFactory(store=store, customers=1, computed_at=now)
     SyncedOrderFactory(store=store, order_id=4711, salesforce_id="801000000000001", account_key="walk")
     BackfillRun.objects.create(store=store, filters_key="walk", total=10, synced=4)
+    Alert.objects.create(kind=Alert.Kind.DEAD_EVENTS, key=store.store_hash, summary="1 dead event", last_seen_at=now)
     Group.objects.create(name="walkers")
     return {"store": store, "event": event}
 

@@ -172,6 +172,8 @@ CONFIG_CHECK_SECONDS = env.float("CONFIG_CHECK_SECONDS", default=2.0)
 
 # /health details (database, queue counts, Salesforce) for staff or a request carrying this token; empty: staff only.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# /metrics (Prometheus) for a scraper presenting this token as ``Authorization: Bearer``; empty: staff sessions only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 if not DEBUG:
     BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)

@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from analytics.models import RfmEdges
 from audit.services import audit_record
-from sync.models import CustomerLink
+from ops.models import HourlyStat
+from sync.models import ApiUsageSample, CustomerLink, IntakeRejection
 from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory
 from tests.factories.recovery import CartFactory
 from tests.factories.sync import StoreFactory, WebhookEventFactory
@@ -74,6 +75,12 @@ def rows(db, django_user_model) -> dict[str, object]:
     )
     RfmEdges.objects.create(store=store, customers=1, computed_at=now)
     Group.objects.create(name="walkers")
+    # The operations dashboard's lists.
+    IntakeRejection.objects.create(store_hash=store.store_hash, reason="authentication", minute=now, count=1)
+    ApiUsageSample.objects.create(service="bigcommerce", store=store, used=1, limit=450, window_seconds=30)
+    HourlyStat.objects.create(
+        store=store, hour=now.replace(minute=0, second=0, microsecond=0), scope="store/order/created"
+    )
     return {"store": store, "event": event}
 
 

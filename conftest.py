@@ -51,6 +51,16 @@ def _doorbell_fresh() -> None:
     inbox_doorbell_reset()
 
 
+@pytest.fixture(autouse=True)
+def _api_usage_fresh() -> Iterator[None]:
+    """Each test starts with no API usage reading in the process (a reading left high would pause the inbox)."""
+    from sync.usage import api_usage_reset
+
+    api_usage_reset()
+    yield
+    api_usage_reset()
+
+
 @pytest.fixture
 def salesforce_wired(salesforce_sandbox: Any, settings: Any) -> Iterator[Any]:
     """b2s's Salesforce settings pointed at the freshly reset stand-in, with no cached client or ids.

@@ -1,17 +1,9 @@
 #!/usr/bin/env python
-"""Django's command-line utility for administrative tasks."""
+"""Django's command-line utility for administrative tasks, with the defaults of ``make run`` (``b2s.local``)."""
 
-import os
 import sys
 
-
-def main() -> None:
-    """Run administrative tasks."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b2s.settings")
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+from b2s.command_line import manage_main
 
 if __name__ == "__main__":
-    main()
+    manage_main(sys.argv)

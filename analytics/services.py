@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from analytics import rules as r
@@ -75,10 +75,16 @@ def rules_current() -> r.Rules:
         platinum_min=threshold("tier_platinum_min"),
         churn_risk_days=int(threshold("churn_risk_days")),
         rfm_mode=config.setting("rfm_mode"),
-        recency_days=tuple(int(threshold(f"rfm_recency_{score}_days")) for score in (5, 4, 3, 2)),
-        frequency_orders=tuple(int(threshold(f"rfm_frequency_{score}_orders")) for score in (5, 4, 3, 2)),
+        recency_days=_rfm_cutoffs("rfm_recency_{score}_days"),
+        frequency_orders=_rfm_cutoffs("rfm_frequency_{score}_orders"),
         flags={flag: config.flag(flag) for flag in r.FIELDS_BY_FLAG},
     )
+
+
+def _rfm_cutoffs(key_pattern: str) -> tuple[int, int, int, int]:
+    """The thresholds for the scores 5, 4, 3 and 2 (the rest scores 1)."""
+    five, four, three, two = (int(config.threshold(key_pattern.format(score=score))) for score in (5, 4, 3, 2))
+    return five, four, three, two
 
 
 def _facts_of(order: LedgerOrder | LedgerEntry) -> r.OrderFacts:
@@ -973,7 +979,12 @@ def _rows_update(
     if not rows:
         return
     meta = CustomerValues._meta
-    fields = [meta.get_field(name) for name in columns]
+    fields: list[models.Field[Any, Any]] = []
+    for name in columns:
+        column = meta.get_field(name)
+        if not isinstance(column, models.Field):  # a reverse relation or generic key is no column to set
+            raise ValueError(f"{name} is not a column of {meta.db_table}")
+        fields.append(column)
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -74,7 +75,7 @@ def database_config(*, url: str | None, base_dir: Path) -> dict[str, Any]:
     """The ``default`` database: SQLite in the project folder unless ``DATABASE_URL`` says otherwise."""
     if not url:
         url = f"sqlite:///{base_dir / 'db.sqlite3'}"
-    config = environ.Env.db_url_config(url)
+    config: dict[str, Any] = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the web process read while a worker writes; the busy timeout and
         # IMMEDIATE transactions make concurrent writers wait instead of failing.
@@ -184,3 +185,36 @@ def salesforce_config(env: Mapping[str, str], *, base_dir: Path) -> dict[str, An
         "API_VERSION": version,
         "CA_BUNDLE": env.get("SALESFORCE_CA_BUNDLE", ""),
     }
+
+
+def email_config(*, url: str | None, local: bool) -> dict[str, Any]:
+    """Django's e-mail settings from ``EMAIL_URL`` (django-environ's form: ``smtp+tls://user:password@host:587``).
+
+    Without a URL a local run (DEBUG, or the sandbox stand-ins) prints mail to the console, so the demo never
+    tries a mail server; anywhere else it goes to an SMTP server on localhost:25, Django's own default.
+    """
+    if not url:
+        url = "consolemail://" if local else "smtp://localhost:25"
+    parsed = environ.Env.email_url_config(url)
+    config: dict[str, Any] = {
+        "EMAIL_BACKEND": parsed["EMAIL_BACKEND"],
+        "EMAIL_HOST": parsed.get("EMAIL_HOST") or "localhost",
+        "EMAIL_PORT": parsed.get("EMAIL_PORT") or 25,
+        "EMAIL_HOST_USER": parsed.get("EMAIL_HOST_USER") or "",
+        "EMAIL_HOST_PASSWORD": parsed.get("EMAIL_HOST_PASSWORD") or "",
+        "EMAIL_USE_TLS": bool(parsed.get("EMAIL_USE_TLS", False)),
+        "EMAIL_USE_SSL": bool(parsed.get("EMAIL_USE_SSL", False)),
+    }
+    if parsed.get("EMAIL_FILE_PATH"):
+        config["EMAIL_FILE_PATH"] = parsed["EMAIL_FILE_PATH"]
+    return config
+
+
+def alert_webhook_url_resolve(url: str | None) -> str:
+    """``ALERT_WEBHOOK_URL``, checked: an http(s) URL or empty. The URL is a secret, so an error never shows it."""
+    url = (url or "").strip()
+    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+        raise ImproperlyConfigured(
+            "ALERT_WEBHOOK_URL must be an http:// or https:// URL (the chat's incoming webhook)."
+        )
+    return url

@@ -1,46 +1,33 @@
-"""``GET /health``: a plain status for everyone; database, Salesforce reachability (cached, bounded) and queue
-depth only for staff or a caller presenting ``HEALTH_TOKEN``."""
+"""``GET /health``: the status (``ok``, ``degraded``, ``unhealthy``) for everyone; the reasons, database,
+Salesforce reachability (cached, bounded) and queue depth only for staff or a caller presenting ``HEALTH_TOKEN``.
+
+The reasons are computed in ``sync.health`` (the dashboard, metrics and alerts read them there too)."""
 
 from __future__ import annotations
 
 import hmac
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from sync.health import (
+    SALESFORCE_CACHE_KEY,
+    UNHEALTHY,
+    HealthReason,
+    health_reasons,
+    health_status,
+    salesforce_connected,
+)
+from sync.selectors import webhook_queue_counts
+
 logger = logging.getLogger(__name__)
 
-SALESFORCE_CACHE_KEY = "b2s:health:salesforce"
-SALESFORCE_CACHE_SECONDS = 60
-SALESFORCE_TIMEOUT_SECONDS = 2.0
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
-
-
-def salesforce_connected() -> bool:
-    """Whether a Salesforce login works; cached, and never waits longer than the timeout."""
-    cached = cache.get(SALESFORCE_CACHE_KEY)
-    if cached is not None:
-        return bool(cached)
-    from sync.salesforce import salesforce_connection_check
-
-    future = _executor.submit(salesforce_connection_check, timeout=SALESFORCE_TIMEOUT_SECONDS)
-    try:
-        connected = bool(future.result(timeout=SALESFORCE_TIMEOUT_SECONDS + 0.5))
-    except FutureTimeout:
-        connected = False
-    except Exception as error:  # the health check reports, it never raises
-        logger.warning("Salesforce health check failed: %s", type(error).__name__)
-        connected = False
-    cache.set(SALESFORCE_CACHE_KEY, connected, SALESFORCE_CACHE_SECONDS)
-    return connected
+__all__ = ["SALESFORCE_CACHE_KEY", "database_reachable", "health_detail_allowed", "health_view", "salesforce_connected"]
 
 
 def database_reachable() -> bool:
@@ -76,15 +63,22 @@ def health_detail_allowed(request: HttpRequest) -> bool:
 
 @require_GET
 def health_view(request: HttpRequest) -> JsonResponse:
-    """200 while the database answers, 503 when it does not; the details only for staff or the health token."""
-    body: dict[str, Any] = {"status": "ok"}
+    """``ok``, ``degraded`` (with reasons) or ``unhealthy`` (503: the database is down) for everyone; the
+    reasons and details only for staff or the health token (``sync.health.health_reasons``)."""
+    detail = health_detail_allowed(request)
     database_ok = database_reachable()
-    if not database_ok:
-        body["status"] = "unhealthy"
-    if health_detail_allowed(request):
-        # Queue counts and the Salesforce login are for monitoring, not for whoever can reach the port.
-        from sync.selectors import webhook_queue_counts
-
+    reasons: list[HealthReason] = []
+    if database_ok:
+        try:
+            # Only a caller allowed the details may make b2s log in to Salesforce (cached a minute).
+            reasons = health_reasons(salesforce_login=detail)
+        except DatabaseError as error:
+            logger.error("Health check: database failed mid-check (%s)", type(error).__name__)
+            database_ok = False
+    body: dict[str, Any] = {"status": health_status(reasons) if database_ok else UNHEALTHY}
+    if detail:
+        # The reasons, queue counts and the Salesforce login are for monitoring, not for whoever can reach the port.
+        body["reasons"] = [reason.as_json() for reason in reasons]
         body["timestamp"] = timezone.now().isoformat()
         body["database"] = "ok" if database_ok else "unreachable"
         body["queue"] = webhook_queue_counts() if database_ok else None

@@ -24,25 +24,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
+from b2s.local import demo_database_path, env_file_ensure, local_environment_prepare, sandbox_mode
+
+if TYPE_CHECKING:
+    from b2s.sandbox_demo import SandboxPorts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-ENV_FILE = BASE_DIR / ".env"
 WEB_READY_TIMEOUT_SECONDS = 60
-
-
-def env_file_ensure() -> None:
-    """Give a fresh checkout a local .env with a random secret key (never committed)."""
-    if ENV_FILE.exists():
-        return
-    ENV_FILE.write_text(
-        "# Written by `make run` for this machine. See .env.example for every setting.\n"
-        f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}\n"
-    )
-    ENV_FILE.chmod(0o600)
-    print(f"Wrote {ENV_FILE.name} with a new random DJANGO_SECRET_KEY.")
 
 
 def manage(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess[str]:
@@ -175,17 +167,6 @@ def qcluster_main(args: list[str]) -> None:
     execute_from_command_line(["manage.py", "qcluster", "--skip-checks", *args])
 
 
-def sandbox_mode() -> bool:
-    """No Salesforce credential in the environment or .env means the local stand-ins."""
-    import environ
-
-    from b2s.env import SALESFORCE_CREDENTIAL_VARS
-
-    if ENV_FILE.is_file():
-        environ.Env.read_env(ENV_FILE, overwrite=False)
-    return not any(os.environ.get(name) for name in SALESFORCE_CREDENTIAL_VARS)
-
-
 def web_ready_wait(address: str, processes: list[subprocess.Popen[str]]) -> None:
     """Block until the web server answers its health check."""
     deadline = time.monotonic() + WEB_READY_TIMEOUT_SECONDS
@@ -202,20 +183,37 @@ def web_ready_wait(address: str, processes: list[subprocess.Popen[str]]) -> None
     raise SystemExit(f"The web server did not answer on http://{address}/health in {WEB_READY_TIMEOUT_SECONDS} s.")
 
 
-def demo_database_prepare() -> None:
-    """In sandbox mode b2s starts from a fresh database each run (unless DATABASE_URL is set).
+def demo_database_reset() -> None:
+    """In sandbox mode b2s starts from a fresh demo database each run (unless DATABASE_URL is set).
 
     The stand-ins keep their records in memory only, so what b2s remembers about them (Salesforce ids of
     orders, products and price book entries) is void once they restart: a fresh database keeps the two in step.
     """
-    if os.environ.get("DATABASE_URL"):
-        return
-    database = BASE_DIR / ".sandbox" / "demo.sqlite3"
+    database = demo_database_path(BASE_DIR)
     database.parent.mkdir(parents=True, exist_ok=True)
     for stale in database.parent.glob(database.name + "*"):
         stale.unlink()
-    os.environ["DATABASE_URL"] = f"sqlite:///{database}"
     print(f"Sandbox mode: a fresh demo database in {database.relative_to(BASE_DIR)}.")
+
+
+def local_run_prepare() -> tuple[bool, SandboxPorts | None, Path | None]:
+    """The environment of every process ``make run`` starts (and of ``manage.py``: ``b2s.local``).
+
+    Returns whether it is the sandbox demo, with the stand-ins' ports and TLS folder.
+    """
+    env_file_ensure(BASE_DIR)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b2s.settings")
+    filled = local_environment_prepare(base_dir=BASE_DIR)
+    if not sandbox_mode(os.environ):
+        return False, None, None
+    from b2s.sandbox_demo import SandboxPorts, sandbox_environment_prepare
+
+    ports = SandboxPorts.from_env()
+    tls_dir = Path(os.environ.get("SANDBOX_TLS_DIR") or BASE_DIR / ".sandbox" / "tls")
+    sandbox_environment_prepare(tls_dir=tls_dir, ports=ports)
+    if "DATABASE_URL" in filled:
+        demo_database_reset()
+    return True, ports, tls_dir
 
 
 def admin_login_from(output: str) -> str:
@@ -236,31 +234,22 @@ def main() -> int:
     # background (where a shell leaves SIGINT ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_requested)
-    env_file_ensure()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b2s.settings")
+    sandbox, ports, tls_dir = local_run_prepare()
     web_address = os.environ.get("B2S_ADDRESS", "127.0.0.1:8000")
-    sandbox = sandbox_mode()
     # /health shows queue counts only to a token holder: the demo (this process) reads them with this one.
     os.environ.setdefault("HEALTH_TOKEN", secrets.token_urlsafe(32))
-    ports = tls_dir = None
-    if sandbox:
-        from b2s.sandbox_demo import SandboxPorts, sandbox_environment_prepare
-
-        ports = SandboxPorts.from_env()
-        tls_dir = Path(os.environ.get("SANDBOX_TLS_DIR") or BASE_DIR / ".sandbox" / "tls")
-        sandbox_environment_prepare(tls_dir=tls_dir, ports=ports)
-        demo_database_prepare()
 
     processes: list[subprocess.Popen[str]] = []
     try:
-        if sandbox:
+        # ports and tls_dir are set exactly when sandbox is.
+        if ports is not None and tls_dir is not None:
             from b2s.sandbox_demo import sandbox_start
 
             processes.extend(sandbox_start(tls_dir=tls_dir, ports=ports))
         manage("migrate", "--no-input", "-v", "0")
         manage("collectstatic", "--no-input", "-v", "0")
         admin_login = admin_login_from(manage("local_admin_ensure", capture=True).stdout)
-        if sandbox:
+        if ports is not None:
             manage("sandbox_store_ensure", "--url", ports.bigcommerce_url)
         # In the demo the terminal tells the story; the servers' own output goes to files.
         logs = BASE_DIR / ".sandbox" / "logs" if sandbox else None
@@ -268,7 +257,7 @@ def main() -> int:
         processes.append(spawn(web_command(web_address), "web server", log=logs and logs / "web.log"))
         web_ready_wait(web_address, processes)
         print(f"\nb2s is running: http://{web_address}/admin/  (health: http://{web_address}/health)")
-        if sandbox:
+        if ports is not None and tls_dir is not None:
             from b2s.sandbox_demo import sandbox_demo_run
 
             sandbox_demo_run(

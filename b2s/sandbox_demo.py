@@ -128,7 +128,8 @@ class StoreControl:
         return response.json() if response.content else None
 
     def state(self) -> dict[str, Any]:
-        return self.call("GET", "state")
+        state: dict[str, Any] = self.call("GET", "state")
+        return state
 
 
 def history_seed(*, control: StoreControl, count: int = STORE_HISTORY_ORDERS) -> list[int]:
@@ -175,7 +176,8 @@ def store_drive(
         log.orders.append(placed["id"])
         pending_ship.append(placed["id"])
         say(f"  order #{placed['id']} placed ({placed['total_inc_tax']} {placed['currency_code']})")
-        return placed["id"]
+        order_id: int = placed["id"]
+        return order_id
 
     def cart(band: str, customer_index: int | None) -> str:
         spec: dict[str, Any] = {"amount_band": band, "currency_code": CURRENCY}
@@ -185,7 +187,8 @@ def store_drive(
         control.call("POST", f"carts/{created['id']}/abandon")
         log.abandoned.append(created["id"])
         say(f"  cart {created['id'][:8]} abandoned ({created['cart_amount']}, {band} the opportunity threshold)")
-        return created["id"]
+        cart_id: str = created["id"]
+        return cart_id
 
     while True:
         kind = step % 10

@@ -29,7 +29,8 @@ def sandbox_state_fetch(*, timeout: float = 5.0) -> dict[str, Any]:
     verify: bool | str = conf.get("CA_BUNDLE") or True
     response = session.get(f"{conf['LOGIN_URL'].rstrip('/')}/__sandbox__/state", timeout=timeout, verify=verify)
     response.raise_for_status()
-    return response.json()
+    state: dict[str, Any] = response.json()
+    return state
 
 
 def _latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -43,8 +44,11 @@ def sandbox_summary(state: dict[str, Any]) -> dict[str, Any]:
     products = {row["Id"]: row for row in records.get("Product2", [])}
     entries = {row["Id"]: row for row in records.get("PricebookEntry", [])}
     for item in records.get("OrderItem", []):
+        order_id = item.get("OrderId")
+        if order_id is None:  # an item of no order is shown under none
+            continue
         product = products.get((entries.get(item.get("PricebookEntryId")) or {}).get("Product2Id")) or {}
-        items_by_order[item.get("OrderId")].append({**item, "product_name": product.get("Name", "")})
+        items_by_order[order_id].append({**item, "product_name": product.get("Name", "")})
     accounts = {row["Id"]: row for row in records.get("Account", [])}
     orders = [
         {**order, "items": items_by_order.get(order["Id"], []), "account": accounts.get(order.get("AccountId"), {})}

@@ -119,6 +119,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Times to the second with their zone in the admin (b2s/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["b2s.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
@@ -174,6 +176,26 @@ CONFIG_CHECK_SECONDS = env.float("CONFIG_CHECK_SECONDS", default=2.0)
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
 # /metrics (Prometheus) for a scraper presenting this token as ``Authorization: Bearer``; empty: staff sessions only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Alerts (ops): e-mail through EMAIL_URL (smtp+tls://user:password@host:587, consolemail://, ...) to the admin
+# setting alert_email_to; without EMAIL_URL a local run prints mail, anywhere else it goes to localhost:25.
+_EMAIL = env_parse.email_config(url=env.str("EMAIL_URL", default=""), local=DEBUG or SALESFORCE["SANDBOX"])
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL["EMAIL_HOST"]
+EMAIL_PORT = _EMAIL["EMAIL_PORT"]
+EMAIL_HOST_USER = _EMAIL["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _EMAIL["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _EMAIL["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _EMAIL["EMAIL_USE_SSL"]
+if "EMAIL_FILE_PATH" in _EMAIL:
+    EMAIL_FILE_PATH = _EMAIL["EMAIL_FILE_PATH"]
+# Django waits for a mail server forever by default; an alert evaluation must not.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="b2s@localhost")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# A chat's incoming webhook (Slack, Mattermost, Teams) that receives {"text": ...}; a secret, never logged.
+ALERT_WEBHOOK_URL = env_parse.alert_webhook_url_resolve(env.str("ALERT_WEBHOOK_URL", default=""))
+ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 
 if not DEBUG:
     BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)

@@ -48,7 +48,7 @@ def main() -> int:
     from sandbox.server import ServerThread
     from sync.models import Store
     from sync.salesforce import salesforce_client_reset
-    from tests.analytics.factories import accounts_seed, customer_key
+    from tests.analytics.payloads import accounts_seed, customer_key
     from tests.factories.analytics import ledger_customers_create
 
     server = ServerThread(SalesforceSandbox(), tls_dir=workdir / "tls").start()

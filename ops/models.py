@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class HourlyStat(models.Model):
@@ -54,12 +55,18 @@ class Alert(models.Model):
     key = models.CharField(max_length=200, blank=True, help_text="What the alert is about (a store, a scope).")
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     summary = models.TextField()
-    opened_at = models.DateTimeField(auto_now_add=True)
+    # Set by the evaluation (its own clock, so a reopened alert's time compares with its notifications).
+    opened_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)
     notifications = models.PositiveIntegerField(default=0)
     occurrences = models.PositiveIntegerField(default=1)
+    delivery_error = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why the last message about it did not reach a channel; empty when it did.",
+    )
 
     class Meta:
         ordering = ["-last_seen_at"]

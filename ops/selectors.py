@@ -1,4 +1,5 @@
-"""Reads of the operations console: the dashboard's figures, its time series and the /metrics totals.
+"""Shared reads of the operations console: the dashboard's figures, its time series, the /metrics totals, and
+the facts and thresholds the alerts judge.
 
 Counts over past hours come from the hourly roll-ups (``HourlyStat``); the part of a window that is not a
 whole rolled-up hour (its first partial hour and the current one) is counted live from the events, so a
@@ -31,14 +32,26 @@ from django.utils import timezone
 from audit.models import AuditLog
 from ops import links
 from ops import rules as r
+from ops.alert_rules import (
+    AlertFacts,
+    AlertThresholds,
+    ApiBudget,
+    StoreBacklog,
+    StoreOutcomes,
+)
 from ops.models import HourlyStat
+from sync.config import config
 from sync.models import ApiUsageSample, IntakeRejection, Store, WebhookEvent
+from sync.usage import ApiBudgetStatus
+from sync.usage import api_budget_status as sync_api_budget_status
 
 Status = WebhookEvent.Status
 # Waiting or running: what the workers still have to do.
 BACKLOG_STATUSES: tuple[str, ...] = (Status.PENDING, Status.PROCESSING)
 # Nothing to write: ignored at the door (no handler) or skipped by the handler.
 IGNORED_STATUSES: tuple[str, ...] = (Status.IGNORED, Status.SKIPPED)
+# Outcomes of processing; ignored events (no handler) were never processed and do not dilute a failure rate.
+PROCESSED = (Status.DONE, Status.SKIPPED, Status.FAILED, Status.DEAD)
 TOP_ERROR_CODES = 10
 TOP_MESSAGES = 3
 COUNT_FIELDS: tuple[str, ...] = (
@@ -278,9 +291,7 @@ class Dashboard:
     bigcommerce_calls: Figure
     salesforce_usage: ApiUsage | None
     bigcommerce_usage: list[ApiUsage]
-    # The API budget guard's state (paused, reason, share, ceiling) once sync.selectors.api_budget_status()
-    # exists; None until then. See api_budget_guard_state().
-    budget_guard: Any
+    budget_guard: ApiBudgetStatus
     errors: list[ErrorFigure]
     auth_failures: Figure
 
@@ -319,13 +330,9 @@ def bigcommerce_usage_latest(*, stores: list[Store]) -> list[ApiUsageSample]:
     return samples
 
 
-def api_budget_guard_state() -> Any:
-    """The Salesforce API budget guard's state, for the dashboard and /metrics.
-
-    COORDINATOR: the one place to wire ``sync.selectors.api_budget_status()`` (helper H1) once merged:
-    ``return api_budget_status()``. Until then there is no guard to show.
-    """
-    return None
+def api_budget_guard_state() -> ApiBudgetStatus:
+    """The Salesforce API budget guard's state (paused, reason, share, ceiling), for the dashboard and /metrics."""
+    return sync_api_budget_status()
 
 
 def auth_failures_count(*, store: Store | None, since: datetime, until: datetime) -> int:
@@ -335,7 +342,7 @@ def auth_failures_count(*, store: Store | None, since: datetime, until: datetime
     )
     if store is not None:
         rejections = rejections.filter(store_hash=store.store_hash)
-    return rejections.aggregate(total=Coalesce(Sum("count"), 0))["total"]
+    return int(rejections.aggregate(total=Coalesce(Sum("count"), 0))["total"])
 
 
 def errors_by_code(*, store_id: int | None, since: datetime, until: datetime) -> list[tuple[str, int, list]]:
@@ -539,7 +546,7 @@ class MetricTotals:
     auth_failures: dict[str, int]
     salesforce_usage: ApiUsageSample | None
     bigcommerce_usage: list[ApiUsageSample]
-    budget_guard: Any
+    budget_guard: ApiBudgetStatus
 
 
 def metric_totals(*, now: datetime | None = None) -> MetricTotals:
@@ -585,4 +592,82 @@ def metric_totals(*, now: datetime | None = None) -> MetricTotals:
         salesforce_usage=salesforce_usage_latest(),
         bigcommerce_usage=bigcommerce_usage_latest(stores=list(Store.objects.order_by("pk"))),
         budget_guard=api_budget_guard_state(),
+    )
+
+
+def alert_thresholds() -> AlertThresholds:
+    """The admin's alert thresholds."""
+    return AlertThresholds(
+        window_minutes=int(config.threshold("alert_window_minutes")),
+        failure_rate_percent=config.threshold("alert_failure_rate_percent"),
+        failure_min_events=int(config.threshold("alert_failure_min_events")),
+        backlog_age_seconds=int(config.threshold("alert_backlog_age_seconds")),
+        auth_failures=int(config.threshold("alert_auth_failures")),
+        api_budget_percent=config.threshold("alert_api_budget_percent"),
+    )
+
+
+def api_budget_status() -> ApiBudget:
+    """The org's latest Salesforce API reading and whether the budget guard pauses writes (the guard's own
+    judgement, ``sync.usage.api_budget_status``), in the shape the alert rules take."""
+    status = sync_api_budget_status()
+    return ApiBudget(
+        used=status.used,
+        limit=status.limit,
+        recorded_at=status.read_at,
+        guard=status.override,
+        ceiling_percent=status.ceiling,
+        writes_paused=status.paused,
+    )
+
+
+def alert_facts(*, now: datetime, thresholds: AlertThresholds) -> AlertFacts:
+    """The counts the alert rules judge, in four indexed queries (and one for the stores' names)."""
+    window_start = now - timedelta(minutes=thresholds.window_minutes)
+    # Index (finished_at): the events that finished in the window, per store.
+    outcomes = [
+        StoreOutcomes(
+            store_hash=row["store__store_hash"], finished=row["finished"], failed=row["failed"], dead=row["dead"]
+        )
+        for row in WebhookEvent.objects.filter(
+            finished_at__gte=window_start, finished_at__lte=now, status__in=PROCESSED
+        )
+        .values("store__store_hash")
+        .annotate(
+            finished=Count("id"),
+            failed=Count("id", filter=Q(status__in=(Status.FAILED, Status.DEAD))),
+            dead=Count("id", filter=Q(status=Status.DEAD)),
+        )
+        .order_by("store__store_hash")
+    ]
+    # Index (status, received_at): only events already waiting longer than the threshold are read.
+    waiting_since = now - timedelta(seconds=thresholds.backlog_age_seconds)
+    backlogs = [
+        StoreBacklog(
+            store_hash=row["store__store_hash"],
+            oldest_age_seconds=(now - row["oldest"]).total_seconds(),
+            waiting=row["waiting"],
+        )
+        for row in WebhookEvent.objects.filter(status=Status.PENDING, received_at__lt=waiting_since)
+        .values("store__store_hash")
+        .annotate(oldest=Min("received_at"), waiting=Count("id"))
+        .order_by("store__store_hash")
+    ]
+    # Index (minute): refused authentications per store, counted per minute at the door.
+    auth_failures = dict(
+        IntakeRejection.objects.filter(
+            reason=IntakeRejection.Reason.AUTHENTICATION, minute__gte=window_start, minute__lte=now
+        )
+        .values("store_hash")
+        .annotate(total=Sum("count"))
+        .values_list("store_hash", "total")
+    )
+    hashes = {row.store_hash for row in outcomes} | {row.store_hash for row in backlogs} | set(auth_failures)
+    store_names = dict(Store.objects.filter(store_hash__in=hashes - {""}).values_list("store_hash", "name"))
+    return AlertFacts(
+        outcomes=outcomes,
+        backlogs=backlogs,
+        auth_failures={store_hash: int(total) for store_hash, total in auth_failures.items()},
+        api_budget=api_budget_status(),
+        store_names=store_names,
     )

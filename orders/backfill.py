@@ -22,6 +22,7 @@ again afterwards, so the last write to Salesforce is always a fresh one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -53,6 +54,7 @@ from sync.customers import (
 from sync.models import KnownCustomer, Store, WebhookEvent
 from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_client
 from sync.services.webhooks import event_lock_keys, webhook_events_replay
+from sync.usage import api_budget_status
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,26 @@ BACKOFF_MAX_SECONDS = 60.0
 
 class BackfillError(Exception):
     """The backfill cannot start (nothing to resume, bad filters)."""
+
+
+class BackfillPaused(BackfillError):
+    """The API-budget guard pauses Salesforce writes: the run stopped between batches, its checkpoint kept."""
+
+
+def _budget_check(*, dry_run: bool) -> None:
+    """Stop politely before a batch while the API-budget guard pauses Salesforce writes (a dry run writes nothing).
+
+    Stopping, not waiting: the backfill is the largest spender of the org's daily budget, and a resumed run
+    (``--resume``) continues from the checkpoint without repeating a batch.
+    """
+    if dry_run:
+        return
+    budget = api_budget_status()
+    if budget.paused:
+        raise BackfillPaused(
+            f"{budget.reason} The backfill stopped between batches; the checkpoint is saved: run the same "
+            "command with --resume once the budget allows."
+        )
 
 
 @dataclass(frozen=True)
@@ -255,7 +277,7 @@ def _orders_by_id(client: Any, ids: Iterable[int], skipped: dict[int, str]) -> I
 
     for order_id in ids:
         try:
-            yield _retrying(lambda order_id=order_id: client.order_get(order_id), what=f"order {order_id}")
+            yield _retrying(functools.partial(client.order_get, order_id), what=f"order {order_id}")
         except BigCommerceNotFound:
             skipped[order_id] = "not found in BigCommerce"
 
@@ -268,7 +290,7 @@ def _order_pages(client: Any, *, params: dict[str, Any], after_id: int, size: in
     """
     while True:
         query = {**params, "min_id": after_id + 1, "limit": size}
-        rows = _retrying(lambda query=query: client.orders_list(**query), what="the order list") or []
+        rows = _retrying(functools.partial(client.orders_list, **query), what="the order list") or []
         if rows:
             yield rows
             after_id = max(int(row["id"]) for row in rows)
@@ -281,7 +303,7 @@ def _customer_pages(client: Any, *, after_id: int) -> Iterator[list[dict[str, An
     page = 1
     while True:
         query = {"page": page, "limit": CUSTOMER_PAGE_SIZE, "include": "addresses"}
-        body = _retrying(lambda query=query: client.request("GET", "/v3/customers", params=query), what="customers")
+        body = _retrying(functools.partial(client.request, "GET", "/v3/customers", params=query), what="customers")
         body = body or {}
         rows = sorted(body.get("data") or [], key=lambda row: int(row["id"]))
         fresh = [row for row in rows if int(row["id"]) > after_id]
@@ -550,13 +572,12 @@ def backfill_run(
                 after = run.last_customer_id if run else 0
                 read_at = timezone.now()
                 for page in _customer_pages(client, after_id=after):
+                    _budget_check(dry_run=dry_run)
                     if dry_run:
                         state.done += len(page)
                     else:
                         synced, failed = _retrying(
-                            lambda page=page, read_at=read_at: customers_sync_batch(
-                                store=store, customers=page, fetched_at=read_at
-                            ),
+                            functools.partial(customers_sync_batch, store=store, customers=page, fetched_at=read_at),
                             what="customers",
                         )
                         summary.customers_synced += synced
@@ -586,6 +607,7 @@ def backfill_run(
             if retry_ids:
                 retry_pages = _pages(_orders_by_id(client, retry_ids, summary.skip_reasons), page_size)
                 for batch, fetched_at in _batches(retry_pages, batch_size):
+                    _budget_check(dry_run=dry_run)
                     _page_apply(
                         store=store,
                         page=batch,
@@ -603,6 +625,7 @@ def backfill_run(
             else:
                 pages = _order_pages(client, params=filters.order_params(), after_id=after_id, size=page_size)
             for batch, fetched_at in _batches(pages, batch_size):
+                _budget_check(dry_run=dry_run)
                 _page_apply(
                     store=store, page=batch, summary=summary, fetched_at=fetched_at, events=events, shipments=shipments
                 )
@@ -625,6 +648,10 @@ def backfill_run(
     except KeyboardInterrupt:
         summary.status = "interrupted"
         _checkpoint(run, summary, status="interrupted", last_error="interrupted (Ctrl-C)")
+        raise
+    except BackfillPaused as paused:
+        summary.status = "interrupted"
+        _checkpoint(run, summary, status="interrupted", last_error=str(paused)[:2000])
         raise
     except Exception as error:
         summary.status = "failed"

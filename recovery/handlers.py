@@ -40,8 +40,8 @@ def cart_converted_handle(event: WebhookEvent) -> HandlerResult:
     data = _data(event)
     cart_id = str(data.get("id") or event.resource_id or "").strip()
     try:
-        order_id = int(data.get("orderId"))
-    except (TypeError, ValueError):
+        order_id = int(data["orderId"])
+    except (KeyError, TypeError, ValueError):
         raise SkipEvent("The conversion callback carries no orderId.") from None
     if not cart_id:
         raise SkipEvent("The callback carries no cart id.")

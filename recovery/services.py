@@ -452,7 +452,7 @@ def cart_abandonment_sync(*, store: Store, cart_id: str, abandoned_at: datetime)
         )
 
     had_records = local is not None and bool(local.record_kind)
-    same_abandonment = had_records and local.abandoned_at == abandoned_at
+    same_abandonment = had_records and local is not None and local.abandoned_at == abandoned_at
     client = salesforce_client()
     match = customers_match(store=store, client=client, identities=[identity]).get(identity.key)
     identity = customer_identity_resolved(identity, match)  # a guest who is a registered customer
@@ -472,7 +472,7 @@ def cart_abandonment_sync(*, store: Store, cart_id: str, abandoned_at: datetime)
         document=customer_document_from_customer(customer) if customer else _guest_document(email),
         items=items,
         abandoned_at=abandoned_at,
-        reopen=not had_records or local.state != Cart.State.OPEN,
+        reopen=local is None or not had_records or local.state != Cart.State.OPEN,
         task_id=local.task_id if local else "",
         # One event per abandonment: re-processing the same abandonment publishes nothing new.
         publish_event=not same_abandonment,
@@ -815,11 +815,13 @@ def carts_expire(*, now: datetime | None = None) -> ExpiryResult:
     touched: list[str] = []
     error_code = ""
     with salesforce_calls_counted() as counter:
-        client = salesforce_client() if carts else None
         for start in range(0, len(carts), COLLECTIONS_CHUNK):
             chunk = carts[start : start + COLLECTIONS_CHUNK]
             try:
-                results = client.collections_update([_expiry_record(c, now=now) for c in chunk], all_or_none=False)
+                # The process-wide client, asked for only when there are carts to close.
+                results = salesforce_client().collections_update(
+                    [_expiry_record(c, now=now) for c in chunk], all_or_none=False
+                )
             except SalesforceError as error:
                 # A whole chunk refused (limits, outage): leave it open for the next run, go on with the rest.
                 result.failed += len(chunk)

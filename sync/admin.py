@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.safestring import SafeString
 
 from sync import admin_events  # noqa: F401  (the webhook inbox admin)
+from sync.admin_display import moment, salesforce_link
 from sync.models import (
     CustomerLink,
     FeatureFlag,
@@ -18,6 +20,12 @@ from sync.models import (
     SyncSetting,
     Threshold,
 )
+from sync.services.field_mappings import field_mapping_check
+
+admin.site.site_header = "b2s — BigCommerce → Salesforce"
+admin.site.site_title = "b2s admin"
+# The app list beside every page costs a list 300 px at 1280: the index and the breadcrumbs navigate instead.
+admin.site.enable_nav_sidebar = False
 
 
 class StoreForm(forms.ModelForm):
@@ -56,7 +64,8 @@ class StoreForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.instance.pk:
             stored = Store.objects.filter(pk=self.instance.pk).values(*Store.SECRET_FIELDS).first() or {}
             for name in Store.SECRET_FIELDS:
@@ -110,12 +119,17 @@ class SyncSettingAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: SyncSetting | None = None) -> tuple[str, ...]:
         return ("key", "choices") if obj else ()
 
-    def get_form(self, request: HttpRequest, obj: SyncSetting | None = None, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: SyncSetting | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         # What the setting does and its allowed values, right under the value being edited.
-        form = super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
         if obj is not None and "value" in form.base_fields:
             allowed = f" Allowed: {', '.join(obj.allowed)}." if obj.allowed else ""
             form.base_fields["value"].help_text = f"{obj.description}{allowed}"
+            # A list may be empty (no match rules, no alert recipients); the model field itself is not blank.
+            if obj.key in SyncSetting.LIST_KEYS | SyncSetting.EMAIL_LIST_KEYS:
+                form.base_fields["value"].required = False
         return form
 
 
@@ -125,6 +139,13 @@ class FieldMappingAdmin(admin.ModelAdmin):
     list_filter = ("sf_object", "enabled", "feature_flag")
     list_editable = ("enabled",)
     search_fields = ("sf_field", "source_path")
+
+    def save_model(self, request: HttpRequest, obj: FieldMapping, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Checked against the org's describe: a typo would otherwise show only as failing syncs.
+        check = field_mapping_check(sf_object=obj.sf_object, sf_field=obj.sf_field)
+        if check.known is not True:
+            self.message_user(request, check.message, messages.WARNING)
 
 
 @admin.register(OrderStatusMapping)
@@ -141,7 +162,7 @@ class CustomerLinkAdmin(admin.ModelAdmin):
     merge of records in Salesforce, say).
     """
 
-    list_display = ("customer_key", "store", "matched", "account_id", "contact_id", "lead_id", "alias_of", "updated_at")
+    list_display = ("customer_key", "store", "matched", "account", "contact", "lead", "alias_of", "updated")
     list_filter = ("store", "matched", "keep_contact_account", "person_account")
     search_fields = ("customer_key", "account_id", "contact_id", "lead_id", "alias_of")
 
@@ -150,3 +171,19 @@ class CustomerLinkAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: CustomerLink | None = None) -> bool:
         return False
+
+    @admin.display(description="Account", ordering="account_id")
+    def account(self, link: CustomerLink) -> SafeString:
+        return salesforce_link(link.account_id)
+
+    @admin.display(description="Contact", ordering="contact_id")
+    def contact(self, link: CustomerLink) -> SafeString:
+        return salesforce_link(link.contact_id)
+
+    @admin.display(description="Lead", ordering="lead_id")
+    def lead(self, link: CustomerLink) -> SafeString:
+        return salesforce_link(link.lead_id)
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated(self, link: CustomerLink) -> str:
+        return moment(link.updated_at)

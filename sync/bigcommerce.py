@@ -26,6 +26,8 @@ from b2s.logging import secret_register
 from sync.calls import CallCounter, CallCounting
 from sync.mapping import parse_datetime_any
 from sync.network import network_error_describe
+from sync.usage import BIGCOMMERCE as BIGCOMMERCE_USAGE
+from sync.usage import api_usage_record
 
 if TYPE_CHECKING:
     from sync.models import Store
@@ -157,6 +159,16 @@ class BigCommerceClient:
         left = _header_int(response, "X-Rate-Limit-Requests-Left")
         reset_ms = _header_int(response, "X-Rate-Limit-Time-Reset-Ms")
         quota = _header_int(response, "X-Rate-Limit-Requests-Quota")
+        window_ms = _header_int(response, "X-Rate-Limit-Time-Window-Ms")
+        if left is not None and quota is not None and window_ms is not None:
+            # The store's usage in the current window, for the dashboard (no write per request).
+            api_usage_record(
+                service=BIGCOMMERCE_USAGE,
+                store_id=self.store.pk,
+                used=max(0, quota - left),
+                limit=quota,
+                window_seconds=max(1, window_ms // 1000),
+            )
         with self._limit_lock:
             if left is not None:
                 self._requests_left = left
@@ -244,7 +256,8 @@ class BigCommerceClient:
     # -- orders ------------------------------------------------------------------------------
     def order_get(self, order_id: int) -> dict:
         """GET /v2/orders/{id} with its consignments (line items included)."""
-        return self.request("GET", f"/v2/orders/{int(order_id)}", params=dict(ORDER_INCLUDE))
+        order: dict = self.request("GET", f"/v2/orders/{int(order_id)}", params=dict(ORDER_INCLUDE))
+        return order
 
     def orders_list(self, **filters: Any) -> list[dict]:
         """One page of /v2/orders (filters such as min_date_modified, page, limit, sort); 204 → []."""

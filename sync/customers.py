@@ -447,7 +447,7 @@ def customers_match(
 def lead_converted_status(client: SalesforceClient) -> str:
     """The org's converted Lead status (``LeadStatus.IsConverted``), queried once a day."""
     key = f"b2s:salesforce:lead-converted-status:{client.conf['LOGIN_URL']}:{client.conf.get('USERNAME', '')}"
-    status = cache.get(key)
+    status: str | None = cache.get(key)
     if not status:
         records = client.query(
             "SELECT MasterLabel FROM LeadStatus WHERE IsConverted = true ORDER BY SortOrder ASC LIMIT 1"

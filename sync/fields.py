@@ -13,11 +13,12 @@ webhook as "secret mismatch".
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+from django.db.models.expressions import Combinable
 from django.db.models.query_utils import DeferredAttribute
 
 KEYS_ENV = "FIELD_ENCRYPTION_KEYS"
@@ -72,6 +73,14 @@ class UnreadableSecret:
         return f"<UnreadableSecret {self.column}>"
 
 
+# Typed as text in, text out for django-stubs (a bare subclass reads as Any); Django's field classes
+# take no type arguments at run time.
+if TYPE_CHECKING:
+    _TextField = models.TextField[str | Combinable, str]
+else:
+    _TextField = models.TextField
+
+
 class _SecretAttribute(DeferredAttribute):
     """Raises ``SecretUndecryptable`` naming the row when the loaded token opened with no key."""
 
@@ -86,7 +95,7 @@ class _SecretAttribute(DeferredAttribute):
         instance.__dict__[self.field.attname] = value
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(_TextField):
     """A text value stored as a Fernet token. Lookups on it cannot work (tokens are randomised)."""
 
     descriptor_class = _SecretAttribute

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
+from django.core.validators import URLValidator, validate_email
 from django.db import models
 from django.utils import timezone
 
@@ -177,6 +177,22 @@ class Threshold(models.Model):
             raise ValidationError({"value": f"{self.key} must be at most {self.max_value}."})
 
 
+def email_addresses_split(value: str) -> tuple[list[str], list[str]]:
+    """The comma-separated addresses of ``value``: (valid ones, invalid ones), each in order."""
+    valid: list[str] = []
+    invalid: list[str] = []
+    for address in (item.strip() for item in value.split(",")):
+        if not address:
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            invalid.append(address)
+        else:
+            valid.append(address)
+    return valid, invalid
+
+
 class SyncSetting(models.Model):
     """A named choice such as the RFM mode or the guest account's name."""
 
@@ -200,8 +216,15 @@ class SyncSetting(models.Model):
 
     # Settings whose value is an ordered, comma-separated list of allowed values (empty: none of them).
     LIST_KEYS = frozenset({"customer_match_rules"})
+    # Settings whose value is comma-separated e-mail addresses (empty: nobody).
+    EMAIL_LIST_KEYS = frozenset({"alert_email_to"})
 
     def clean(self) -> None:
+        if self.key in self.EMAIL_LIST_KEYS:
+            _valid, invalid = email_addresses_split(self.value)
+            if invalid:
+                raise ValidationError({"value": f"Not e-mail addresses: {', '.join(invalid)}."})
+            return
         if self.key in self.LIST_KEYS:
             items = [item.strip() for item in self.value.split(",") if item.strip()]
             wrong = [item for item in items if self.allowed and item not in self.allowed]

@@ -46,6 +46,8 @@ from b2s.logging import secret_register
 from sync.calls import CallCounter, CallCounting
 from sync.field_fit import FieldLimit, field_limits_from_describe, record_fit
 from sync.network import network_error_describe
+from sync.usage import SALESFORCE as SALESFORCE_USAGE
+from sync.usage import SALESFORCE_WINDOW_SECONDS, api_usage_record
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ COLLECTIONS_CHUNK = 200
 PRICEBOOK_CACHE_SECONDS = 24 * 3600
 # Field lengths change only when an admin edits the schema: a day, shared by every process.
 FIELD_LIMITS_CACHE_SECONDS = 24 * 3600
+# The org URL of the last login, for the admin's links to records (shared through the cache by every process).
+INSTANCE_URL_CACHE_KEY = "b2s:salesforce:instance-url"
 COMPOSITE_MAX = 25
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
 DEFAULT_JWT_AUDIENCE = "https://login.salesforce.com"
@@ -378,6 +382,13 @@ class SalesforceClient:
         match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
             self.api_usage = (int(match.group(1)), int(match.group(2)))
+            # The org's daily usage, for the dashboard and the API-budget guard (no write per request).
+            api_usage_record(
+                service=SALESFORCE_USAGE,
+                used=self.api_usage[0],
+                limit=self.api_usage[1],
+                window_seconds=SALESFORCE_WINDOW_SECONDS,
+            )
 
     def _login(self) -> SalesforceToken:
         try:
@@ -394,6 +405,7 @@ class SalesforceClient:
                 f"Cannot reach the Salesforce login URL ({type(error).__name__}).", code="NETWORK_ERROR"
             ) from None
         logger.info("Logged in to Salesforce at %s", token.instance_url)
+        cache.set(INSTANCE_URL_CACHE_KEY, token.instance_url, None)
         return token
 
     def token(self) -> SalesforceToken:
@@ -493,7 +505,7 @@ class SalesforceClient:
             "composite",
             json={"allOrNone": all_or_none, "collateSubrequests": False, "compositeRequest": subrequests},
         )
-        responses = body["compositeResponse"]
+        responses: list[dict] = body["compositeResponse"]
         if all_or_none:
             error = composite_error(responses)
             if error is not None:
@@ -503,7 +515,8 @@ class SalesforceClient:
 
     def composite_graph(self, graphs: list[dict]) -> list[dict]:
         """POST composite/graph; returns the ``graphs`` list (each graph is all-or-nothing on its own)."""
-        return self.request("POST", "composite/graph", json={"graphs": graphs})["graphs"]
+        answered: list[dict] = self.request("POST", "composite/graph", json={"graphs": graphs})["graphs"]
+        return answered
 
     def _collections(self, method: str, path: str, records: list[dict], all_or_none: bool) -> list[dict]:
         results: list[dict] = []
@@ -543,7 +556,7 @@ class SalesforceClient:
             cached = self._describes.get(sobject)
         if cached is not None:
             return cached
-        described = self.request("GET", f"sobjects/{sobject}/describe")
+        described: dict = self.request("GET", f"sobjects/{sobject}/describe")
         with self._cache_lock:
             self._describes[sobject] = described
         return described
@@ -634,7 +647,7 @@ class SalesforceClient:
         if self._pricebook_id:
             return self._pricebook_id
         key = f"b2s:salesforce:standard-pricebook:{self.conf['LOGIN_URL']}:{self.conf.get('USERNAME', '')}"
-        pricebook_id = cache.get(key)
+        pricebook_id: str | None = cache.get(key)
         if not pricebook_id:
             records = self.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true LIMIT 1")
             if not records:
@@ -648,7 +661,8 @@ class SalesforceClient:
 
     def limits(self) -> dict:
         """GET limits (DailyApiRequests and friends)."""
-        return self.request("GET", "limits")
+        limits: dict = self.request("GET", "limits")
+        return limits
 
     # -- SOAP --------------------------------------------------------------------------------
     def lead_convert(
@@ -762,11 +776,15 @@ class SalesforceClient:
 
     def bulk_failed_records(self, sobject: str, job_id: str) -> str:
         """The CSV of a Bulk API 2.0 job's failed rows (with ``sf__Error``)."""
-        return self.simple_call(lambda simple: getattr(simple.bulk2, sobject).get_failed_records(job_id))
+        failed: str = self.simple_call(lambda simple: getattr(simple.bulk2, sobject).get_failed_records(job_id))
+        return failed
 
     def bulk_unprocessed_records(self, sobject: str, job_id: str) -> str:
         """The CSV of a Bulk API 2.0 job's rows that were never processed."""
-        return self.simple_call(lambda simple: getattr(simple.bulk2, sobject).get_unprocessed_records(job_id))
+        unprocessed: str = self.simple_call(
+            lambda simple: getattr(simple.bulk2, sobject).get_unprocessed_records(job_id)
+        )
+        return unprocessed
 
 
 RecordFitter = Callable[[str, dict[str, Any]], dict[str, Any]]

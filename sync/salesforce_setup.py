@@ -97,7 +97,7 @@ class SetupReport:
 
 
 def _describe_type(field_describe: dict[str, Any]) -> str:
-    kind = field_describe.get("type", "?")
+    kind: str = field_describe.get("type", "?")
     length = field_describe.get("length") or 0
     if kind in {"string", "textarea", "picklist"} and length:
         kind = f"{kind}({length})"
@@ -301,11 +301,12 @@ def _not_needed_rows(specs: Iterable[FieldSpec]) -> list[CheckRow]:
 
 def _describe_or_none(client: Any, sobject: str) -> dict[str, Any] | None:
     try:
-        return client.describe(sobject)
+        described: dict[str, Any] = client.describe(sobject)
     except SalesforceError as error:
         if error.status == 404 or error.code in {"NOT_FOUND", "INVALID_TYPE"}:
             return None
         raise
+    return described
 
 
 def report_render(report: SetupReport) -> list[str]:

@@ -120,6 +120,11 @@ def webhook_events_select(
     return events.order_by("received_at", "pk")
 
 
+def webhook_events_body_purged(*, events: QuerySet[WebhookEvent]) -> QuerySet[WebhookEvent]:
+    """Those of ``events`` whose body and headers the retention emptied (they cannot be replayed)."""
+    return events.filter(body_purged_at__isnull=False)
+
+
 def webhook_event_ids_missing(*, ids: list[int]) -> list[int]:
     """Those of ``ids`` that name no stored event, sorted."""
     found = set(WebhookEvent.objects.filter(pk__in=ids).values_list("pk", flat=True))

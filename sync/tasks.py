@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from sync.config import config
+from sync.services.retention import webhook_bodies_purge
 from sync.services.webhooks import webhook_event_process, webhook_events_drain, webhook_events_sweep
 
 
@@ -22,3 +25,8 @@ def webhook_events_drain_task() -> int:
 def webhook_events_sweep_task() -> int:
     """Re-queue stranded events (scheduled every minute)."""
     return webhook_events_sweep()
+
+
+def webhook_bodies_purge_task() -> int:
+    """Empty the bodies and headers of events finished longer ago than the retention (scheduled daily)."""
+    return webhook_bodies_purge(now=timezone.now())

@@ -16,7 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from sync.models import Store
 from sync.selectors import store_active_cached_get
+from sync.services.intake import Reason as Rejection
+from sync.services.intake import intake_rejection_count
 from sync.services.webhooks import request_source_address, webhook_event_receive
 
 
@@ -44,7 +47,9 @@ class BigCommerceWebhookView(APIView):
     content_negotiation_class = JSONOnlyNegotiation
     metadata_class = None
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    # DRF's stubs narrow View.options (Request in, Response out) with an ignore of their own, so no override
+    # satisfies both; a plain 204 carries no body to render.
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         response = HttpResponse(status=204)
         response["Allow"] = ", ".join(self.allowed_methods)
         return response
@@ -69,20 +74,22 @@ class BigCommerceWebhookView(APIView):
     def _receive(self, request: Request, store_hash: str) -> HttpResponse:
         store = store_active_cached_get(store_hash=store_hash)
         if store is None:
+            # Counted without the hash: nobody grows the table by inventing stores.
+            intake_rejection_count(store_hash="", reason=Rejection.UNKNOWN_STORE)
             return Response({"detail": "Unknown store."}, status=404)
         # Refuse an announced oversize body before reading it.
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:  # Django's own body reading would raise on it
-            return Response({"detail": "The Content-Length header is not a number."}, status=400)
+            return self._bad_request(store, "The Content-Length header is not a number.", status=400)
         if declared > settings.WEBHOOK_MAX_BODY_BYTES:
-            return Response({"detail": "The body is too large."}, status=413)
+            return self._bad_request(store, "The body is too large.", status=413)
         try:
             body = request.body  # the raw bytes, read once: signatures are computed over them
         except RequestDataTooBig:
-            return Response({"detail": "The body is too large."}, status=413)
+            return self._bad_request(store, "The body is too large.", status=413)
         except UnreadablePostError:
-            return Response({"detail": "The body could not be read."}, status=400)
+            return self._bad_request(store, "The body could not be read.", status=400)
         source = request_source_address(meta=request.META, trusted_proxies=settings.WEBHOOK_TRUSTED_PROXY_COUNT)
         result = webhook_event_receive(
             store_hash=store_hash, body=body, headers=request.headers, store=store, source=source
@@ -93,3 +100,7 @@ class BigCommerceWebhookView(APIView):
         if result.retry_after:
             response["Retry-After"] = str(result.retry_after)
         return response
+
+    def _bad_request(self, store: Store, detail: str, *, status: int) -> Response:
+        intake_rejection_count(store_hash=store.store_hash, reason=Rejection.BAD_REQUEST)
+        return Response({"detail": detail}, status=status)

@@ -233,7 +233,8 @@ def webhooks_unregister(
     result = RegistrationResult(store.store_hash, destination, dry_run, changes)
     if not dry_run:
         for change in changes:
-            client.hook_delete(change.hook_id)
+            if change.hook_id is not None:  # every listed hook has one
+                client.hook_delete(change.hook_id)
     _audit(store, result)
     return result
 

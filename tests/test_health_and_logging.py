@@ -28,7 +28,8 @@ def test_health_is_200_with_database_and_queue(admin_client):
         admin_client.get("/health")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"status", "timestamp", "database", "salesforceConnected", "queue"}
+    assert set(body) == {"status", "reasons", "timestamp", "database", "salesforceConnected", "queue"}
+    assert body["reasons"] == []
     assert body["database"] == "ok" and body["status"] == "ok"
     assert body["salesforceConnected"] is True
     assert body["queue"] == {"pending": 0, "failed": 0}

@@ -117,3 +117,29 @@ def test_jwt_is_inferred_from_a_private_key_file():
         base_dir=BASE,
     )
     assert config["AUTH"] == "jwt"
+
+
+def test_email_prints_to_the_console_locally_and_uses_localhost_smtp_elsewhere_without_email_url():
+    local = env_parse.email_config(url="", local=True)
+    assert local["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    deployed = env_parse.email_config(url="", local=False)
+    assert deployed["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (deployed["EMAIL_HOST"], deployed["EMAIL_PORT"], deployed["EMAIL_USE_TLS"]) == ("localhost", 25, False)
+
+
+def test_email_url_gives_the_smtp_server_its_credentials_and_tls():
+    starttls = env_parse.email_config(url="smtp+tls://alerts%40example.com:p%40ss@smtp.example.com:587", local=True)
+    assert (starttls["EMAIL_HOST"], starttls["EMAIL_PORT"]) == ("smtp.example.com", 587)
+    assert (starttls["EMAIL_HOST_USER"], starttls["EMAIL_HOST_PASSWORD"]) == ("alerts@example.com", "p@ss")
+    assert (starttls["EMAIL_USE_TLS"], starttls["EMAIL_USE_SSL"]) == (True, False)
+    implicit = env_parse.email_config(url="smtp+ssl://u:p@smtp.example.com:465", local=False)
+    assert (implicit["EMAIL_USE_TLS"], implicit["EMAIL_USE_SSL"], implicit["EMAIL_PORT"]) == (False, True, 465)
+
+
+def test_the_alert_webhook_url_must_be_http_and_is_never_quoted_in_the_error():
+    assert env_parse.alert_webhook_url_resolve("") == ""
+    url = "https://hooks.slack.com/services/T0/B0/secret-token"
+    assert env_parse.alert_webhook_url_resolve(f" {url} ") == url
+    with pytest.raises(ImproperlyConfigured, match="ALERT_WEBHOOK_URL must be an http") as refused:
+        env_parse.alert_webhook_url_resolve("hooks.slack.com/services/T0/B0/secret-token")
+    assert "secret-token" not in str(refused.value)

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -212,6 +212,16 @@ class _Dropped(ConnectionAbortedError):
     """Raised to make the server drop the connection (Werkzeug treats it as a client disconnect)."""
 
 
+class _InitialStore(TypedDict):
+    """What the sandbox was built with; ``reset`` rebuilds the store from it."""
+
+    seed: int | None
+    customers: int
+    orders: int
+    carts: int
+    base_date: datetime
+
+
 @dataclasses.dataclass
 class Settings:
     """The run-time knobs of a sandbox (``configure`` changes them; ``reset`` restores the initial ones)."""
@@ -261,7 +271,7 @@ class BigCommerceSandbox:
         self.store_id = str(store_id)
         self.client_id = client_id
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._initial = {
+        self._initial: _InitialStore = {
             "seed": seed,
             "customers": customers,
             "orders": orders,
@@ -835,9 +845,9 @@ class BigCommerceSandbox:
             if not isinstance(entry, dict):
                 raise ValueError("each entry of items is an object")
             if not entry.get("id"):
-                item = generator.cart_item_from_spec(self._data, self._rng, cart.currency_code, entry)
-                cart.items.append(item)
-                line_event("created", item.id)
+                added = generator.cart_item_from_spec(self._data, self._rng, cart.currency_code, entry)
+                cart.items.append(added)
+                line_event("created", added.id)
                 continue
             unknown = set(entry) - CART_ITEM_UPDATE_FIELDS
             if unknown:
@@ -1136,7 +1146,7 @@ class BigCommerceSandbox:
             self._api_base_seen = f"{request.host_url.rstrip('/')}/stores/{self.store_hash}"
             adapter = API_RULES.bind("sandbox", path_info="/" + rest, url_scheme="https")
             endpoint, args = adapter.match(method=request.method)
-            response = getattr(self, f"_api_{endpoint}")(request, **args)
+            response: Response = getattr(self, f"_api_{endpoint}")(request, **args)
         except ApiError as exc:
             response = self._error(version, exc)
         except MethodNotAllowed:

@@ -227,14 +227,14 @@ def catalog_build(rng: random.Random, data: StoreData) -> list[Product]:
                 variant_id += 1
             products.append(product)
             product_id += 1
-    for name, price in DIGITAL_PRODUCTS:
+    for name, price_text in DIGITAL_PRODUCTS:
         sku = "DIG-" + str(product_id)
         products.append(
             Product(
                 id=product_id,
                 name=name,
                 sku=sku,
-                price=money(price),
+                price=money(price_text),
                 brand=rng.choice(BRANDS),
                 type="digital",
                 weight=ZERO,

@@ -461,7 +461,7 @@ class Counters:
     hook: int = 22561593
 
     def take(self, name: str) -> int:
-        value = getattr(self, name)
+        value: int = getattr(self, name)
         setattr(self, name, value + 1)
         return value
 

@@ -31,7 +31,8 @@ class ApiError(Exception):
 
     @property
     def code(self) -> str:
-        return self.errors[0]["errorCode"]
+        code: str = self.errors[0]["errorCode"]
+        return code
 
     def body(self) -> list[dict[str, Any]]:
         return [dict(entry) for entry in self.errors]

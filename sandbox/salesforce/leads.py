@@ -177,6 +177,7 @@ def _copied(lead: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
 
 def _status_label(org: Org, status: str) -> str:
     for row in org.live.get("LeadStatus", {}).values():
-        if row["MasterLabel"].casefold() == status.casefold():
-            return row["MasterLabel"]
+        label: str = row["MasterLabel"]
+        if label.casefold() == status.casefold():
+            return label
     raise ApiError(400, "INVALID_STATUS", f"invalid convertedStatus: {status}")

@@ -420,7 +420,7 @@ class DataApi:
     def _subrequests(self, body: Any, *, limit: int, label: str) -> list[dict[str, Any]]:
         if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
             raise ApiError(400, "JSON_PARSER_ERROR", f"{label}: compositeRequest (a list) is required")
-        requests = body["compositeRequest"]
+        requests: list[dict[str, Any]] = body["compositeRequest"]
         if not requests:
             raise ApiError(400, "INVALID_INPUT", f"{label}: compositeRequest is empty")
         if len(requests) > limit:
@@ -860,11 +860,11 @@ class DataApi:
         sandbox = self.sandbox
         if not rest:
             if call.method == "POST":
-                job = bulk.job_create(call.json(), kind=kind, org=self.org, version=call.version)
-                sandbox.jobs[job.id] = job
+                created = bulk.job_create(call.json(), kind=kind, org=self.org, version=call.version)
+                sandbox.jobs[created.id] = created
                 if kind == "query":
-                    sandbox.job_schedule(job)
-                return Result(200, job.info(full=False))
+                    sandbox.job_schedule(created)
+                return Result(200, created.info(full=False))
             if call.method == "GET":
                 records = [
                     job.info(full=False) | {"jobType": "V2Ingest" if job.kind == "ingest" else "V2Query"}

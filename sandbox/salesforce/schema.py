@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 # Field types, as describe names them. The "string-like" ones hold text.
 TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox", "encryptedstring"}
@@ -192,7 +192,14 @@ class SObjectType:
         return None
 
 
-def _by_api_name(named: dict[str, Any], name: str) -> Any:
+class _Named(Protocol):
+    name: str
+
+
+_NamedT = TypeVar("_NamedT", bound=_Named)
+
+
+def _by_api_name(named: dict[str, _NamedT], name: str) -> _NamedT | None:
     """``named[name]``, else the entry whose ``.name`` matches case-insensitively (API names), else None."""
     found = named.get(name)
     if found is not None:

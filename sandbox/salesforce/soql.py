@@ -98,8 +98,8 @@ class Path:
 
     parts: list[str]
     pos: int
+    leaf: Field
     relations: list[Field] = field(default_factory=list)
-    leaf: Field | None = None
     # The leaf's candidates when the last relationship is polymorphic (What.Name, Who.Name).
     leaf_by_type: dict[str, Field] = field(default_factory=dict)
 
@@ -409,7 +409,7 @@ class _Parser:
         parts = str(token.value).split(".")
         if len(parts) > 1 and parts[0].lower() == sobject.name.lower() and sobject.relationship(parts[0]) is None:
             parts = parts[1:]
-        path = Path(parts, token.pos)
+        relations: list[Field] = []
         current: list[SObjectType] = [sobject]
         for part in parts[:-1]:
             relation = None
@@ -424,15 +424,17 @@ class _Parser:
                     "your WSDL or the describe call for the appropriate names."
                 )
                 raise SoqlError("INVALID_FIELD", self.text, token.pos, detail)
-            path.relations.append(relation)
+            relations.append(relation)
             current = [self.schema[name] for name in relation.referenceTo if name in self.schema]
         leaf_name = parts[-1]
+        leaf_by_type: dict[str, Field] = {}
+        leaf: Field | None = None
         for candidate in current:
             found = candidate.field(leaf_name)
             if found is not None:
-                path.leaf_by_type[candidate.name] = found
-                path.leaf = path.leaf or found
-        if path.leaf is None:
+                leaf_by_type[candidate.name] = found
+                leaf = leaf or found
+        if leaf is None:
             owner = current[0].name if current else sobject.name
             detail = (
                 f"No such column '{leaf_name}' on entity '{owner}'. If you are attempting to use a custom field, be "
@@ -440,8 +442,8 @@ class _Parser:
                 "call for the appropriate names."
             )
             raise SoqlError("INVALID_FIELD", self.text, token.pos, detail)
-        path.parts = [relation.relationshipName or "" for relation in path.relations] + [path.leaf.name]
-        return path
+        parts = [relation.relationshipName or "" for relation in relations] + [leaf.name]
+        return Path(parts, token.pos, leaf, relations, leaf_by_type)
 
     def order_items(self, sobject: SObjectType) -> list[tuple[Path, bool, bool]]:
         out = []
@@ -511,7 +513,7 @@ class _Parser:
             if literal_token.kind != "string":
                 raise self.unexpected()
             self.advance()
-            if path.leaf is not None and path.leaf.type not in TEXT_TYPES | {"id", "reference"}:
+            if path.leaf.type not in TEXT_TYPES | {"id", "reference"}:
                 raise SoqlError(
                     "INVALID_FIELD",
                     self.text,
@@ -571,10 +573,9 @@ class _Parser:
         return literal
 
     def literal_check(self, path: Path, literal: Literal) -> None:
-        leaf = path.leaf
-        if leaf is None or literal.kind == "null":
+        if literal.kind == "null":
             return
-        kind = leaf.type
+        kind = path.leaf.type
         expected = None
         if kind in {"id", "reference"}:
             if literal.kind != "string":
@@ -604,7 +605,7 @@ class _Parser:
                 "INVALID_FIELD",
                 self.text,
                 literal.pos,
-                f"value of filter criterion for field '{leaf.name}' must be of type {type_name} and {hint}",
+                f"value of filter criterion for field '{path.leaf.name}' must be of type {type_name} and {hint}",
             )
 
 
@@ -696,7 +697,12 @@ class Runner:
     def _matched(self, query: Query, candidates: Any) -> list[dict[str, Any]]:
         matched = [record for record in candidates if query.where is None or self._test(query.where, record)]
         if query.order:
-            matched.sort(key=functools.cmp_to_key(lambda a, b: self._compare(query.order, a, b)))
+            order = query.order
+
+            def compare(a: dict[str, Any], b: dict[str, Any]) -> int:
+                return self._compare(order, a, b)
+
+            matched.sort(key=functools.cmp_to_key(compare))
         end = None if query.limit is None else query.offset + query.limit
         return matched[query.offset : end]
 
@@ -866,14 +872,15 @@ def _compare_values(leaf: Field | None, value: Any, operator: str, literal: Lite
             begin, finish, current = start, end, _as_date(value)
         if current is None:
             return False
-        return {
+        in_range: dict[str, bool] = {
             "=": begin <= current < finish,
             "!=": not (begin <= current < finish),
             "<": current < begin,
             "<=": current < finish,
             ">": current >= finish,
             ">=": current >= begin,
-        }[operator]
+        }
+        return in_range[operator]
     if kind in {"id", "reference"}:
         left, right = value, id_normalize(literal.value) or literal.value
     elif kind == "date":
@@ -887,13 +894,14 @@ def _compare_values(leaf: Field | None, value: Any, operator: str, literal: Lite
     if left is None:
         return operator == "!="
     try:
-        return {
+        compared: dict[str, bool] = {
             "=": left == right,
             "!=": left != right,
             "<": left < right,
             "<=": left <= right,
             ">": left > right,
             ">=": left >= right,
-        }[operator]
+        }
+        return compared[operator]
     except TypeError:
         return False

@@ -211,10 +211,11 @@ class Org:
     def seed(self, sobject: str, **fields: Any) -> str:
         """Store a record as the org's setup makes it (no rules: read-only fields too); its id."""
         record = self._blank(sobject)
-        record.update(fields, Id=id_make(self.schema[sobject].key_prefix))
+        record_id = id_make(self.schema[sobject].key_prefix)
+        record.update(fields, Id=record_id)
         self._audit(record, datetime_format(now_utc()), created=True, user_id=self.user_id)
         self._put(sobject, record)
-        return record["Id"]
+        return record_id
 
     def seed_update(self, sobject: str, record_id: str, fields: dict[str, Any]) -> None:
         """Change a record as setup does (no rules)."""
@@ -448,7 +449,8 @@ class Org:
                 f"in entity {target.name}",
                 [],
             )
-        return found[0]["Id"]
+        found_id: str = found[0]["Id"]
+        return found_id
 
     # ----------------------------------------------------------------- DML
 

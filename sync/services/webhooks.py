@@ -60,6 +60,7 @@ from sync.handlers import (
 )
 from sync.models import ResourceLock, Store, WebhookEvent
 from sync.outcomes import sync_outcome_record
+from sync.rules import GUARD_AUTO
 from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_truncations_collected
 from sync.selectors import (
     AUTH_FAILURES_KEY,
@@ -68,6 +69,10 @@ from sync.selectors import (
     webhook_events_stranded,
     webhook_events_waiting,
 )
+from sync.services.intake import Reason as Rejection
+from sync.services.intake import intake_rejection_count
+from sync.services.usage import api_budget_probe
+from sync.usage import api_budget_status
 
 logger = logging.getLogger(__name__)
 
@@ -475,6 +480,12 @@ def webhook_body_parse(*, body: bytes) -> dict[str, Any]:
     return payload
 
 
+def _refused(result: ReceiveResult, *, reason: str, store: Store | None = None, store_hash: str = "") -> ReceiveResult:
+    """Count a refusal for the dashboard (per store, reason and minute) and return it unchanged."""
+    intake_rejection_count(store_hash=store.store_hash if store is not None else store_hash, reason=reason)
+    return result
+
+
 def webhook_event_receive(
     *, store_hash: str, body: bytes, headers: Mapping[str, str], store: Store | None = None, source: str = ""
 ) -> ReceiveResult:
@@ -489,9 +500,9 @@ def webhook_event_receive(
     if store is None or store.store_hash != store_hash or not store.is_active:
         store = store_active_get(store_hash=store_hash)
     if store is None:
-        return ReceiveResult(404, "Unknown store.")
+        return _refused(ReceiveResult(404, "Unknown store."), store_hash="", reason=Rejection.UNKNOWN_STORE)
     if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
-        return ReceiveResult(413, "The body is too large.")
+        return _refused(ReceiveResult(413, "The body is too large."), store=store, reason=Rejection.BAD_REQUEST)
     for secret in (store.webhook_secret, store.previous_webhook_secret, store.client_secret):
         secret_register(secret)  # masked should it ever reach a log line
     now = time.time()
@@ -502,20 +513,21 @@ def webhook_event_receive(
         reason = _authentication_checked(store=store, body=body, headers=headers, now=now)
         if reason:
             _auth_failure_count(store=store, reason=reason, source=source, now=now)
-            return ReceiveResult(429, "Too many failed authentications; retry later.", retry_after=retry_after)
+            refusal = ReceiveResult(429, "Too many failed authentications; retry later.", retry_after=retry_after)
+            return _refused(refusal, store=store, reason=Rejection.AUTHENTICATION)
     try:
         payload = webhook_body_parse(body=body)
     except BodyInvalid as error:
-        return ReceiveResult(400, str(error))
+        return _refused(ReceiveResult(400, str(error)), store=store, reason=Rejection.BAD_REQUEST)
     if reason is None:
         reason = _authentication_checked(store=store, body=body, headers=headers, now=now)
     if reason:
         _auth_failure_count(store=store, reason=reason, source=source, now=now)
-        return ReceiveResult(401, "Authentication failed.")
+        return _refused(ReceiveResult(401, "Authentication failed."), store=store, reason=Rejection.AUTHENTICATION)
     try:
         callback = callback_parse(payload, store=store)
     except CallbackInvalid as error:
-        return ReceiveResult(400, str(error))
+        return _refused(ReceiveResult(400, str(error)), store=store, reason=Rejection.BAD_REQUEST)
     handled = handler_for(callback.scope) is not None
     try:
         # One insert is the whole of accepting: the row is the queue entry (workers claim pending rows). In
@@ -684,11 +696,12 @@ def _retry_schedule(*, event_id: int, attempt: int, due: datetime) -> None:
 def webhook_events_replay(*, events: QuerySet) -> int:
     """Reset the events to ``pending`` (attempts from zero) and ring for a drain; returns how many.
 
-    Events being processed right now (a live lease) are left alone.
+    Events being processed right now (a live lease) are left alone, and so are those whose body the
+    retention emptied (``sync.services.retention``): there is nothing left to replay.
     """
     now = timezone.now()
     live = Q(status=Status.PROCESSING, started_at__gte=now - timedelta(seconds=settings.WEBHOOK_STALE_SECONDS))
-    ids = list(events.exclude(live).values_list("pk", flat=True))
+    ids = list(events.exclude(live).filter(body_purged_at__isnull=True).values_list("pk", flat=True))
     if not ids:
         return 0
     with transaction.atomic():
@@ -709,7 +722,10 @@ def webhook_events_replay(*, events: QuerySet) -> int:
 # ---------------------------------------------------------------------------------------------
 # Longer keys are stored as a prefix plus a digest: a resource id taken from a body (a shipment's
 # orderId, an address's customer_id) may be of any length, and the lock row must still be creatable.
-LOCK_KEY_MAX = ResourceLock._meta.get_field("resource_key").max_length
+_resource_key_length = ResourceLock._meta.get_field("resource_key").max_length
+if _resource_key_length is None:  # a CharField always has one; the bound below is taken from it
+    raise RuntimeError("ResourceLock.resource_key needs a max_length")
+LOCK_KEY_MAX: int = _resource_key_length
 _LOCK_KEY_DIGEST = 64  # sha256 in hex
 
 
@@ -794,7 +810,10 @@ def _claimable(now: datetime) -> Q:
 
 
 def _event_claim(event_id: int) -> _Claim | None:
-    """Take the event for this worker, or None (finished, running elsewhere, not due, or its resource is busy)."""
+    """Take the event for this worker, or None (finished, running elsewhere, not due, its resource is busy,
+    or the API-budget guard pauses Salesforce writes)."""
+    if salesforce_writes_paused():
+        return None
     event = WebhookEvent.objects.select_related("store").filter(pk=event_id).first()
     if event is None or event.status not in (Status.PENDING, Status.FAILED, Status.PROCESSING):
         return None
@@ -898,7 +917,7 @@ def retry_delay_seconds(*, attempt: int, retry_after_seconds: float | None = Non
     """Exponential backoff with jitter for the retry after ``attempt``; at least BigCommerce's reset time."""
     base = float(settings.WEBHOOK_RETRY_BASE_SECONDS)
     ceiling = float(settings.WEBHOOK_RETRY_MAX_SECONDS)
-    delay = min(ceiling, base * (2 ** max(0, attempt - 1)))
+    delay: float = min(ceiling, base * (2 ** max(0, attempt - 1)))
     # "Equal jitter": spreads retries of a burst of failures without ever retrying at once.
     delay = delay / 2 + random.uniform(0, delay / 2)
     if retry_after_seconds:
@@ -1192,7 +1211,8 @@ def _batch_claim(*, size: int) -> list[_Claim]:
     the single claim's (``_event_claim``): the resources' lock rows are held while deciding, and an event
     whose resource a running event holds waits for it; events of one batch handler may share a resource,
     since they run in one call. Should the batch's lock step raise, each event is claimed on its own, so
-    a claim that raises is that event's failed attempt.
+    a claim that raises is that event's failed attempt. (Its caller, the drain, asks the API-budget
+    guard first.)
     """
     try:
         with transaction.atomic():
@@ -1291,7 +1311,7 @@ def _claims_run_together(batch_handler: Any, claims: list[_Claim]) -> list[_Clai
     answered = [claim for claim in claims if claim.event.pk in outcomes]
     share = max(1, len(answered))
     duration_ms = int((time.monotonic() - started) * 1000)
-    entries = []
+    entries: list[tuple[_Claim, dict[str, Any], dict[str, Any] | None]] = []
     for claim in answered:
         fields, audit = _outcome_entry(
             claim,
@@ -1350,7 +1370,11 @@ def _drain_loop(*, size: int, wait_seconds: float) -> int:
             if WebhookEvent.objects.filter(_due(timezone.now())).exists():
                 inbox_doorbell_ring(force=True)
             return claimed
-        claims = _batch_claim(size=size) if _batch_gather(size=size, wait_seconds=wait_seconds) else []
+        claims: list[_Claim] = []
+        if _batch_gather(size=size, wait_seconds=wait_seconds):
+            if salesforce_writes_paused():
+                return claimed  # events wait; the sweep probes the usage and rings when the guard lifts
+            claims = _batch_claim(size=size)
         if claims:
             claimed += len(claims)
             _claims_run(claims)
@@ -1370,7 +1394,12 @@ def webhook_events_sweep() -> int:
     Run by a django-q2 schedule every minute, so an event whose drain never came (the queue lost the task,
     the worker was killed), whose worker died mid-run (an expired lease: taken over one by one, where the
     lease rules apply) or whose retry is due is still completed.
+
+    While the API-budget guard pauses Salesforce writes, it first refreshes the usage reading
+    (``api_budget_probe``: the reading changes only with Salesforce answers, and a paused b2s makes
+    none); if the guard lifts, it rings for a drain, otherwise the stranded events wait, unqueued.
     """
+    paused = _budget_paused_after_probe()
     now = timezone.now()
     stranded = webhook_events_stranded(
         now=now,
@@ -1378,6 +1407,10 @@ def webhook_events_sweep() -> int:
         processing_before=now - timedelta(seconds=settings.WEBHOOK_STALE_SECONDS),
     )
     rows = list(stranded.values_list("pk", "status")[:SWEEP_BATCH])
+    if paused:
+        if rows:
+            logger.info("Sweep: %s stranded webhook event(s) wait for the API-budget guard", len(rows))
+        return len(rows)
     if any(status != Status.PROCESSING for _pk, status in rows):
         inbox_doorbell_ring(force=True)
     for pk, status in rows:
@@ -1386,3 +1419,39 @@ def webhook_events_sweep() -> int:
     if rows:
         logger.info("Sweep found %s stranded webhook event(s)", len(rows))
     return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The API-budget guard
+# ---------------------------------------------------------------------------------------------
+def salesforce_writes_paused() -> bool:
+    """Whether the API-budget guard holds the inbox now (``sync.usage.api_budget_status``).
+
+    Every handler writes to Salesforce, so while the guard pauses no event is claimed: each stays as
+    it is (pending, or failed awaiting its retry), with no attempt counted, nothing failed or dead.
+    Should the status be unreadable, the inbox runs (Salesforce itself refuses calls past the limit).
+    """
+    try:
+        return api_budget_status().paused
+    except Exception as error:
+        logger.warning("Could not read the API-budget guard (%s); processing goes on", type(error).__name__)
+        return False
+
+
+def _budget_paused_after_probe() -> bool:
+    """The sweep's look at the guard: while it pauses on the usage, probe the usage once; ring if it lifted."""
+    if not salesforce_writes_paused():
+        return False
+    if api_budget_status().override != GUARD_AUTO:
+        return True  # paused by the admin: no reading lifts it
+    try:
+        status = api_budget_probe()
+    except Exception as error:  # the guard stays; the next sweep probes again
+        logger.warning("The API-budget probe failed (%s)", type(error).__name__)
+        return True
+    if status.paused:
+        logger.info("API-budget guard still active: %s", status.reason)
+        return True
+    logger.info("API-budget guard lifted: %s", status.reason)
+    inbox_doorbell_ring(force=True)
+    return False

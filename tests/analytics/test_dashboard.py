@@ -17,6 +17,7 @@ from analytics.models import LedgerEntry
 from analytics.services import analytics_recompute, ledger_order_record
 from sync.models import Store
 from tests.factories.analytics import ledger_customers_create
+from tests.factories.auth import UserFactory
 from tests.factories.sync import StoreFactory
 
 from .conftest import NOW
@@ -28,10 +29,8 @@ DASHBOARD = "admin:analytics_analyticsdashboard_changelist"
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    # No password: hashing one costs more than the whole test.
-    user = django_user_model.objects.create(username="analyst", is_staff=True, is_superuser=True)
-    client.force_login(user)
+def staff_client(client):
+    client.force_login(UserFactory(superuser=True))
     return client
 
 
@@ -139,11 +138,10 @@ def test_dashboard_follows_new_orders(staff_client, store, order, push_faked):
     assert table_numbers(html, "customer")["an1:1"][1] == "10000.00"
 
 
-def test_dashboard_is_staff_only(client, django_user_model, two_stores):
+def test_dashboard_is_staff_only(client, two_stores):
     response = client.get(reverse(DASHBOARD))
     assert response.status_code == 302 and "/login/" in response["Location"]
-    user = django_user_model.objects.create(username="visitor")
-    client.force_login(user)
+    client.force_login(UserFactory())
     assert client.get(reverse(DASHBOARD)).status_code == 302
 
 

@@ -24,7 +24,7 @@ from sync.salesforce import salesforce_client
 from tests.factories.analytics import LedgerEntryFactory, ledger_customers_create
 
 from .conftest import NOW
-from .factories import accounts_seed, customer_key
+from .payloads import accounts_seed, customer_key
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from analytics.models import CustomerValues
 from analytics.services import account_fields_settle, customer_account_fields, ledger_order_record
 
 from .conftest import NOW
-from .factories import account_analytics, accounts_seed, customer_key, ledger_account_fields
+from .payloads import account_analytics, accounts_seed, customer_key, ledger_account_fields
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from analytics.services import (
 )
 
 from .conftest import NOW
-from .factories import account_analytics, accounts_seed, customer_key
+from .payloads import account_analytics, accounts_seed, customer_key
 from .test_settle import account_of, account_patches, expected, pushed
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from analytics.models import CustomerValues, LedgerEntry
 from audit.models import AuditLog
 from orders.models import SyncedOrder
 from sync.models import Store, WebhookEvent
-from tests.analytics.factories import account_analytics, ledger_account_fields
+from tests.analytics.payloads import account_analytics, ledger_account_fields
 from tests.e2e.conftest import live_store_create, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

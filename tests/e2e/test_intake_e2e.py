@@ -16,6 +16,7 @@ from django_q.tasks import async_task
 from audit.models import AuditLog
 from sync.models import Store, WebhookEvent
 from tests.e2e.conftest import live_store_create, wait_for
+from tests.factories.auth import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -42,9 +43,7 @@ def event_for(customer_id: int, scope: str = "store/customer/created") -> Webhoo
     return WebhookEvent.objects.get(scope=scope, resource_id=str(customer_id))
 
 
-def test_customer_webhooks_end_to_end(
-    store, qcluster, bigcommerce_sandbox, salesforce_sandbox, client, django_user_model
-):
+def test_customer_webhooks_end_to_end(store, qcluster, bigcommerce_sandbox, salesforce_sandbox, client):
     bc, sf = bigcommerce_sandbox.app, salesforce_sandbox.app
 
     # 1. A new customer: its Account and Contact, with the mapped fields.
@@ -118,7 +117,7 @@ def test_customer_webhooks_end_to_end(
     assert not [a for a in sf.records("Account") if a["BigCommerceCustomerId__c"] == f"sandbox:{dora['id']}"]
 
     sf.schema["Account"].fields["Phone"] = phone  # the fault is cleared
-    client.force_login(django_user_model.objects.create_superuser("admin", "", "pw-for-tests-only"))
+    client.force_login(UserFactory(superuser=True))
     response = client.post(
         "/admin/audit/auditlog/", {"action": "replay_events", "_selected_action": [failure.pk]}, follow=True
     )

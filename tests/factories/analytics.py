@@ -1,4 +1,4 @@
-"""Factories of the analytics app: ledger entries and customer values, and a seeded customer population."""
+"""Factories of the analytics app: ledger entries, customer values, RFM edges and a seeded customer population."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import factory.random
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from analytics.models import CustomerValues, LedgerEntry
+from analytics.models import CustomerValues, LedgerEntry, RfmEdges
 from sync.models import Store
 
 from .sync import StoreFactory
@@ -64,6 +64,20 @@ class CustomerValuesFactory(DjangoModelFactory[CustomerValues]):
 
     store = factory.SubFactory(StoreFactory)
     customer_key = factory.LazyAttributeSequence(lambda values, n: values.store.external_id(n))
+
+
+class RfmEdgesFactory(DjangoModelFactory[RfmEdges]):
+    """A store's quintile edges as the daily recompute stores them (scores 2..5, money as decimal strings)."""
+
+    class Meta:
+        model = RfmEdges
+
+    store = factory.SubFactory(StoreFactory)
+    customers = 250
+    recency_days = [365, 180, 90, 30]
+    frequency_orders = [1, 2, 3, 5]
+    monetary_values = ["50.00", "150.00", "400.00", "1000.00"]
+    computed_at = factory.LazyFunction(timezone.now)
 
 
 def ledger_customers_create(

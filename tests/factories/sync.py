@@ -1,11 +1,11 @@
-"""Factories of the sync app: stores and stored webhook deliveries."""
+"""Factories of the sync app: stores, stored webhook deliveries and the customers known in Salesforce."""
 
 from __future__ import annotations
 
 import factory
 from factory.django import DjangoModelFactory
 
-from sync.models import Store, WebhookEvent
+from sync.models import CustomerLink, Store, WebhookEvent
 
 
 class StoreFactory(DjangoModelFactory[Store]):
@@ -53,3 +53,15 @@ class WebhookEventFactory(DjangoModelFactory[WebhookEvent]):
 def _resource_id_wire(resource_id: str) -> int | str:
     """BigCommerce sends numeric ids as numbers and cart ids (UUIDs) as strings."""
     return int(resource_id) if resource_id.isdigit() else resource_id
+
+
+class CustomerLinkFactory(DjangoModelFactory[CustomerLink]):
+    """A customer the order sync created in Salesforce: an Account and a Contact with 18-character Ids."""
+
+    class Meta:
+        model = CustomerLink
+
+    store = factory.SubFactory(StoreFactory)
+    customer_key = factory.LazyAttributeSequence(lambda link, n: link.store.external_id(n))
+    account_id = factory.Sequence(lambda n: f"001{n:015d}")
+    contact_id = factory.Sequence(lambda n: f"003{n:015d}")

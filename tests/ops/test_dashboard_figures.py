@@ -48,7 +48,8 @@ def test_the_day_of_every_store(history: History) -> None:
         0.45,
     )
     assert [(usage.store, usage.used, usage.limit) for usage in day.bigcommerce_usage] == [(history.alpha, 120, 450)]
-    assert day.budget_guard is None
+    # 45 % of the daily limit, under the 90 % ceiling: the guard lets writes through.
+    assert (day.budget_guard.paused, day.budget_guard.share) == (False, 0.45)
 
 
 def test_success_rate_by_scope(history: History) -> None:

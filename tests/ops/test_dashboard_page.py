@@ -57,6 +57,7 @@ def test_the_index_opens_with_the_dashboard(admin_client: Client, history: Histo
         "bigcommerce_calls": "4",
         "bigcommerce_share": "26.7 %",
         "auth_failures": "6",
+        "budget_guard": "Budget guard: writing",
     }
     assert "ops/dashboard.css" in html
     assert html.count('class="ops-chart"') == 2

@@ -7,10 +7,12 @@ from unittest import mock
 import pytest
 from django.core.cache import cache
 
+from tests.factories.auth import UserFactory
+
 pytestmark = pytest.mark.django_db
 
 TOKEN = "health-token-for-tests-0123456789"
-DETAIL_KEYS = {"status", "timestamp", "database", "queue", "salesforceConnected"}
+DETAIL_KEYS = {"status", "reasons", "timestamp", "database", "queue", "salesforceConnected"}
 
 
 @pytest.fixture(autouse=True)
@@ -63,8 +65,8 @@ def test_no_token_configured_means_no_token_matches(client, settings, salesforce
     salesforce_check.assert_not_called()
 
 
-def test_staff_get_the_details_and_other_users_do_not(client, django_user_model, salesforce_check):
-    client.force_login(django_user_model.objects.create(username="customer-ish"))
+def test_staff_get_the_details_and_other_users_do_not(client, salesforce_check):
+    client.force_login(UserFactory())
     assert client.get("/health").json() == {"status": "ok"}
-    client.force_login(django_user_model.objects.create(username="operator", is_staff=True))
+    client.force_login(UserFactory(staff=True))
     assert set(client.get("/health").json()) == DETAIL_KEYS

@@ -9,6 +9,8 @@ import time_machine
 from django.conf import settings as django_settings
 from django.utils import timezone
 
+from tests.factories.auth import UserFactory
+
 pytestmark = pytest.mark.django_db
 
 LOGIN = "/admin/login/?next=/admin/"
@@ -21,11 +23,8 @@ def _fast_hasher(settings):
 
 
 @pytest.fixture
-def admins(django_user_model):
-    return [
-        django_user_model.objects.create_user(name, password=PASSWORD, is_staff=True, is_superuser=True)
-        for name in ("alice", "bob")
-    ]
+def admins():
+    return [UserFactory(username=name, login_password=PASSWORD, superuser=True) for name in ("alice", "bob")]
 
 
 def login(client, username: str, password: str, address: str = "203.0.113.7"):

@@ -11,6 +11,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from ops.services import hourly_stats_rollup
+from sync.models import SyncSetting
 from tests.factories.ops import CUSTOMER, NOW, ORDER, history_create
 
 pytestmark = pytest.mark.django_db
@@ -97,7 +98,14 @@ def test_the_figures_of_the_known_history(client: Client, token: str) -> None:
     assert (value("b2s_salesforce_api_daily_used"), value("b2s_salesforce_api_daily_limit")) == (45_000, 100_000)
     assert value("b2s_bigcommerce_api_quota_used", store="alpha") == 120
     assert value("b2s_bigcommerce_api_quota_limit", store="alpha") == 450
-    assert not any(name == "b2s_api_budget_paused" for name, _labels in samples)  # no guard yet
+    assert value("b2s_api_budget_paused") == 0  # 45 % of the limit, under the 90 % ceiling
+
+
+def test_the_budget_guard_paused_by_hand(client: Client, token: str) -> None:
+    SyncSetting.objects.filter(key="api_budget_guard").update(value="pause")
+    history_create()
+    samples = _samples(client, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert samples[("b2s_api_budget_paused", ())] == 1
 
 
 def test_a_staff_session_reads_the_same(admin_client: Client) -> None:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories.auth import UserFactory
+
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    from django.contrib.auth.models import Permission
-
-    user = django_user_model.objects.create_user("staff", password="pw-for-tests-only", is_staff=True)
+def staff_client(client):
     # The page shows what the webhooks brought in: it takes the permission to view those.
-    user.user_permissions.add(Permission.objects.get(codename="view_webhookevent", content_type__app_label="sync"))
-    client.force_login(user)
+    client.force_login(UserFactory(staff=True, permissions=["sync.view_webhookevent"]))
     return client
 
 

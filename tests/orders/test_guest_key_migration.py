@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -14,6 +12,9 @@ from django.db.migrations.loader import MigrationLoader
 from analytics.models import CustomerValues, LedgerEntry
 from orders.models import SyncedOrder
 from recovery.models import Cart
+from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory
+from tests.factories.orders import SyncedOrderFactory
+from tests.factories.recovery import CartFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,23 +29,12 @@ def historic_apps():
 def test_old_guest_keys_are_rewritten_everywhere_and_others_kept(store) -> None:
     old, registered = "sandbox:guest:pat@example.inc", "sandbox:42"
     new = "sandbox:guest:" + hashlib.sha256(b"pat@example.inc").hexdigest()[:32]
-    moment = datetime(2026, 1, 2, tzinfo=UTC)
     for number, key in ((1, old), (2, registered)):
-        SyncedOrder.objects.create(
-            store=store, order_id=number, salesforce_id="801x", account_key=key, sf_status="Draft"
-        )
-        LedgerEntry.objects.create(
-            store=store,
-            customer_key=key,
-            order_id=number,
-            order_date=moment,
-            gross_total=Decimal("1"),
-            net_total=Decimal("1"),
-            status_id=10,
-            counted=True,
-        )
-        CustomerValues.objects.create(store=store, customer_key=key)
-        Cart.objects.create(store=store, cart_id=f"cart-{number}", customer_key=key)
+        # Only the keys matter here: every other value is the factories'.
+        SyncedOrderFactory(store=store, order_id=number, account_key=key)
+        LedgerEntryFactory(store=store, customer_key=key, order_id=number)
+        CustomerValuesFactory(store=store, customer_key=key)
+        CartFactory(store=store, customer_key=key)
 
     migration.guest_keys_rewrite(historic_apps(), None)
 

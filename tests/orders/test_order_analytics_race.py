@@ -18,7 +18,7 @@ from analytics.models import CustomerValues
 from orders.batches import orders_sync_batch
 from orders.models import SyncedOrder
 from sync.bigcommerce import bigcommerce_client
-from tests.analytics.factories import account_analytics, ledger_account_fields
+from tests.analytics.payloads import account_analytics, ledger_account_fields
 from tests.orders.test_order_sync import cents, make_order, physical_products
 
 pytestmark = pytest.mark.django_db

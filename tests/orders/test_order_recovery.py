@@ -12,6 +12,7 @@ from orders.models import KnownProduct, SyncedOrder, SyncedOrderItem
 from orders.services import order_sync
 from sync.config import config
 from sync.models import FeatureFlag
+from tests.factories.sync import WebhookEventFactory
 from tests.orders.test_order_sync import assert_items_match, assert_order_matches, cents, make_order, physical_products
 
 pytestmark = pytest.mark.django_db
@@ -199,8 +200,6 @@ def test_direct_sync_writes_its_audit_entry(orders):
 
 
 def test_remembered_customer_is_fetched_again_after_a_customer_webhook(orders):
-    from sync.models import WebhookEvent
-
     customer = orders.bc.customer_create(first_name="Grace", last_name="Hopper", email="grace@example.com", company="")
     product = physical_products(orders, 1)[0]
     first = make_order(orders, {"customer_id": customer["id"], "products": [{"product_id": product.id}]})
@@ -209,15 +208,7 @@ def test_remembered_customer_is_fetched_again_after_a_customer_webhook(orders):
 
     # The customer renames herself; intake stores the store/customer/updated webhook.
     orders.bc.customer_update(customer["id"], last_name="Murray Hopper")
-    WebhookEvent.objects.create(
-        store=orders.store,
-        scope="store/customer/updated",
-        resource_type="customer",
-        resource_id=str(customer["id"]),
-        hash="c" * 40,
-        event_created_at=1,
-        body={"scope": "store/customer/updated", "data": {"type": "customer", "id": customer["id"]}},
-    )
+    WebhookEventFactory(store=orders.store, scope="store/customer/updated", resource_id=str(customer["id"]))
     second = make_order(orders, {"customer_id": customer["id"], "products": [{"product_id": product.id}]})
     _, costs = orders.deliver("store/order/created", second["id"])
     assert costs.bigcommerce_paths == [f"/stores/sandbox/v2/orders/{second['id']}", "/stores/sandbox/v3/customers"]

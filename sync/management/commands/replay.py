@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from sync.selectors import webhook_event_ids_missing, webhook_events_select
+from sync.selectors import webhook_event_ids_missing, webhook_events_body_purged, webhook_events_select
+from sync.services.retention import REPLAY_PURGED_REFUSAL
 from sync.services.webhooks import webhook_events_replay
 
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -86,12 +87,22 @@ class Command(BaseCommand):
         unknown = webhook_event_ids_missing(ids=ids) if ids else []
         if unknown:
             self.stderr.write(f"No event with id {', '.join(map(str, unknown))}.")
+        purged = webhook_events_body_purged(events=events)
+        purged_count = purged.count()
+        if purged_count:
+            shown = ", ".join(map(str, purged.values_list("pk", flat=True)[:20])) + (
+                " ..." if purged_count > 20 else ""
+            )
+            self.stderr.write(f"Not replayed: {purged_count} event(s) ({shown}): {REPLAY_PURGED_REFUSAL}.")
         if options["dry_run"]:
             for event in events[:50]:
+                note = "  (body purged)" if event.body_purged_at else ""
                 self.stdout.write(
-                    f"  {event.pk}  {event.status:<8}  {event.scope}  {event.resource_type}:{event.resource_id}"
+                    f"  {event.pk}  {event.status:<8}  {event.scope}  {event.resource_type}:{event.resource_id}{note}"
                 )
-            self.stdout.write(f"Would re-queue {matched} event(s).")
+            self.stdout.write(f"Would re-queue {matched - purged_count} event(s).")
             return
+        if matched and purged_count == matched:
+            raise CommandError("Nothing to replay: every matching event's body was purged.")
         requeued = webhook_events_replay(events=events) if matched else 0
         self.stdout.write(f"Re-queued {requeued} of {matched}")

@@ -1,4 +1,5 @@
-"""Salesforce Accounts for the generated customers, and the values their ledger rows should give.
+"""Payloads, not model rows: Salesforce Accounts for the generated customers, and the Account values their
+ledger rows should give.
 
 The ledger rows themselves come from tests.factories.analytics (factory-boy).
 """

@@ -22,7 +22,7 @@ def schedules_delete(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ops", "0002_alerts"),
+        ("ops", "0004_alert_delivery_error"),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 

@@ -174,6 +174,8 @@ CONFIG_CHECK_SECONDS = env.float("CONFIG_CHECK_SECONDS", default=2.0)
 
 # /health details (database, queue counts, Salesforce) for staff or a request carrying this token; empty: staff only.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# /metrics (Prometheus) for a scraper presenting this token as ``Authorization: Bearer``; empty: staff sessions only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Alerts (ops): e-mail through EMAIL_URL (smtp+tls://user:password@host:587, consolemail://, ...) to the admin
 # setting alert_email_to; without EMAIL_URL a local run prints mail, anywhere else it goes to localhost:25.

@@ -1,4 +1,4 @@
-"""URL routes: the admin, the health check and the webhook endpoint."""
+"""URL routes: the admin, the health check, the Prometheus metrics and the webhook endpoint."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from b2s.health import health_view
+from ops.views import metrics_view
 
 
 def admin_site_url(*, sandbox: bool) -> str | None:
@@ -20,6 +21,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="root"),
     path("admin/", admin.site.urls),
     path("health", health_view, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("webhooks/", include("sync.urls")),
     path("sandbox/", include("b2s.sandbox_page")),
 ]

@@ -22,8 +22,9 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 from audit.services import audit_record
-from ops.models import Alert
+from ops.models import Alert, HourlyStat
 from orders.models import BackfillRun
+from sync.models import ApiUsageSample, IntakeRejection
 from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory, RfmEdgesFactory
 from tests.factories.auth import UserFactory
 from tests.factories.orders import SyncedOrderFactory
@@ -81,6 +82,12 @@ def rows(db) -> dict[str, object]:
     BackfillRun.objects.create(store=store, filters_key="walk", total=10, synced=4)
     Alert.objects.create(kind=Alert.Kind.DEAD_EVENTS, key=store.store_hash, summary="1 dead event", last_seen_at=now)
     Group.objects.create(name="walkers")
+    # The operations dashboard's lists.
+    IntakeRejection.objects.create(store_hash=store.store_hash, reason="authentication", minute=now, count=1)
+    ApiUsageSample.objects.create(service="bigcommerce", store=store, used=1, limit=450, window_seconds=30)
+    HourlyStat.objects.create(
+        store=store, hour=now.replace(minute=0, second=0, microsecond=0), scope="store/order/created"
+    )
     return {"store": store, "event": event}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orders.batches import orders_sync_batch
+from orders.catalog import CATALOG_SCOPES, catalog_event_product_id, catalog_events_sync, product_sync
 from orders.services import (
     BATCHED_SCOPES,
     ORDER_SCOPES,
@@ -43,3 +44,17 @@ def order_events_handle_together(store: Store, events: list[WebhookEvent]) -> di
         return {}
     batch = orders_sync_batch(store=store, orders=list(orders.values()), audit=False)
     return {event.pk: result for order_id, result in batch.results.items() for event in by_order.get(order_id, ())}
+
+
+@handler_register(*CATALOG_SCOPES)
+def catalog_event_handle(event: WebhookEvent) -> HandlerResult:
+    """store/product/* and store/sku/*: converge the product's Product2 records and price book entries."""
+    return product_sync(
+        store=event.store, product_id=catalog_event_product_id(event), event_scope=event.scope, audit=False
+    )
+
+
+@batch_handler_register(*CATALOG_SCOPES)
+def catalog_events_handle_together(store: Store, events: list[WebhookEvent]) -> dict[int, BatchOutcome]:
+    """Product and SKU events claimed together (a bulk edit): one ``id:in`` read and one plan for their products."""
+    return catalog_events_sync(store=store, events=events)

@@ -15,9 +15,12 @@ from sync.models import EXTERNAL_KEY_LENGTH, Store
 
 
 class KnownProduct(models.Model):
-    """A product/variant that exists in Salesforce with an active standard price book entry.
+    """A product/variant that exists in Salesforce with its standard price book entry.
 
     ``currency`` is the entry's CurrencyIsoCode in a multi-currency org (one entry per currency), else "".
+    Order sync uses only ``active`` rows (an inactive entry cannot take order items: an order for a product the
+    catalog deactivated looks the entry up and activates it). ``fingerprint`` is the digest of what the catalog
+    sync last wrote for it ("" when an order wrote it), so an unchanged product event costs no request.
     """
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="known_products")
@@ -25,6 +28,8 @@ class KnownProduct(models.Model):
     currency = models.CharField(max_length=3, blank=True)
     product2_id = models.CharField("Product2 Id", max_length=18)
     pricebook_entry_id = models.CharField("PricebookEntry Id", max_length=18)
+    active = models.BooleanField(default=True, help_text="The Product2 and its entry are active in Salesforce.")
+    fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -104,6 +109,9 @@ class BackfillRun(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     last_customer_id = models.PositiveBigIntegerField(default=0)
     last_order_id = models.PositiveBigIntegerField(default=0)
+    last_product_id = models.PositiveBigIntegerField(
+        default=0, help_text="A products backfill: the highest product id of the last completed page."
+    )
     total = models.PositiveIntegerField(null=True, blank=True, help_text="Orders matching, when known.")
     synced = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)

@@ -479,7 +479,8 @@ def _products_needed(store: Store, prepared: Iterable[PreparedOrder]) -> dict[tu
 
 def _products_known(store: Store, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], KnownProduct]:
     wanted = set(keys)
-    rows = KnownProduct.objects.filter(store=store, product_key__in={key for key, _ in wanted})
+    # Only active ones: an entry the catalog deactivated must be looked up and activated to take order items.
+    rows = KnownProduct.objects.filter(store=store, product_key__in={key for key, _ in wanted}, active=True)
     return {(row.product_key, row.currency): row for row in rows if (row.product_key, row.currency) in wanted}
 
 
@@ -521,7 +522,8 @@ def _products_remember(store: Store, rows: Iterable[tuple[str, str, str, str]]) 
             store=store,
             product_key=key,
             currency=currency,
-            defaults={"product2_id": product2_id, "pricebook_entry_id": entry_id},
+            # Written by an order (active, from the line's values): the catalog's next event rewrites it.
+            defaults={"product2_id": product2_id, "pricebook_entry_id": entry_id, "active": True, "fingerprint": ""},
         )
 
 
@@ -530,9 +532,16 @@ def _products_forget(store: Store, keys: Iterable[tuple[str, str]]) -> None:
         KnownProduct.objects.filter(store=store, product_key=key, currency=currency).delete()
 
 
-def _product_body(store: Store, key: str, line: dict[str, Any]) -> dict[str, Any]:
+def _product_body(
+    store: Store, key: str, line: dict[str, Any], *, active: bool = True, description: str | None = None
+) -> dict[str, Any]:
+    """The Product2 fields of one product/variant, from an order line or a catalog variant document.
+
+    The one product plan of order sync and catalog sync (``orders.catalog``): Name, ProductCode (the
+    SKU), IsActive, the catalog's Description, then the admin's Product2 mappings over the document.
+    """
     custom = key.endswith(":custom")
-    body: dict[str, Any] = {"IsActive": True}
+    body: dict[str, Any] = {"IsActive": active}
     if custom:
         body["Name"] = CUSTOM_PRODUCT_NAME
     else:
@@ -540,6 +549,8 @@ def _product_body(store: Store, key: str, line: dict[str, Any]) -> dict[str, Any
         body["Name"] = str(name)[:255]
         if line.get("sku"):
             body["ProductCode"] = str(line["sku"])[:255]
+    if description is not None:
+        body["Description"] = description
     extra = mappings_apply(config.field_mappings("Product2"), line, tz=store.tz)
     body.update({name: value for name, value in extra.items() if value not in (None, "")})
     body.pop(PRODUCT_EXTERNAL_ID, None)

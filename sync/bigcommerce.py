@@ -38,6 +38,9 @@ TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 ORDER_INCLUDE = {"include": "consignments.line_items", "consignment_structure": "object"}
 PAGE_LIMIT = 250
 CUSTOMER_CHUNK = 50
+PRODUCT_INCLUDE = {"include": "variants"}
+PRODUCT_ID_CHUNK = 50  # ids per ``id:in`` list: keeps the URL short, one page of the answer
+CURRENCIES_CACHE_SECONDS = 3600.0  # the store's currencies and exchange rates change rarely
 # Sleep through the rest of the window when this few requests are left and the window ends soon;
 # a longer wait is not spent inside a worker: the 429 goes back to the queue with its retry time.
 MAX_SLEEP_SECONDS = 10.0
@@ -153,6 +156,7 @@ class BigCommerceClient:
         self._requests_left: int | None = None
         self._quota: int | None = None
         self._window_ends_at = 0.0  # time.monotonic() when the current window resets
+        self._currencies: tuple[float, list[dict]] | None = None
 
     # -- rate limits -------------------------------------------------------------------------
     def _limits_read(self, response: requests.Response) -> None:
@@ -314,6 +318,41 @@ class BigCommerceClient:
         """GET /v3/orders/payment_actions/refunds/{refund_id}."""
         body = self.request("GET", f"/v3/orders/payment_actions/refunds/{int(refund_id)}") or {}
         return body.get("data") or {}
+
+    # -- catalog -----------------------------------------------------------------------------
+    def product_get(self, product_id: int) -> dict:
+        """GET /v3/catalog/products/{id}?include=variants; raises BigCommerceNotFound when it is gone."""
+        body = self.request("GET", f"/v3/catalog/products/{int(product_id)}", params=dict(PRODUCT_INCLUDE)) or {}
+        return body.get("data") or {}
+
+    def products_page(self, *, page: int, limit: int = PAGE_LIMIT, **filters: Any) -> tuple[list[dict], int]:
+        """One page of /v3/catalog/products with their variants, by ascending id: (products, total pages)."""
+        params = {**PRODUCT_INCLUDE, "sort": "id", "direction": "asc", **filters, "page": page, "limit": limit}
+        body = self.request("GET", "/v3/catalog/products", params=params) or {}
+        pagination = (body.get("meta") or {}).get("pagination") or {}
+        return list(body.get("data") or []), int(pagination.get("total_pages") or 0)
+
+    def products_by_id(self, product_ids: Iterable[int]) -> dict[int, dict]:
+        """Products (with variants) by id, ``id:in`` lists of 50; ids that do not exist are simply absent."""
+        wanted = sorted({int(value) for value in product_ids if int(value) > 0})
+        found: dict[int, dict] = {}
+        for start in range(0, len(wanted), PRODUCT_ID_CHUNK):
+            chunk = wanted[start : start + PRODUCT_ID_CHUNK]
+            params = {**PRODUCT_INCLUDE, "id:in": ",".join(str(value) for value in chunk), "limit": PRODUCT_ID_CHUNK}
+            for product in self._v3_all("/v3/catalog/products", params):
+                found[int(product["id"])] = product
+        return found
+
+    def currencies(self) -> list[dict]:
+        """GET /v2/currencies (code, exchange rate from the default currency, enabled), cached for an hour."""
+        with self._limit_lock:
+            cached = self._currencies
+        if cached is not None and time.monotonic() - cached[0] < CURRENCIES_CACHE_SECONDS:
+            return cached[1]
+        rows = [row for rows in self._pages("/v2/currencies", {}) for row in rows]
+        with self._limit_lock:
+            self._currencies = (time.monotonic(), rows)
+        return rows
 
     # -- customers and carts -----------------------------------------------------------------
     def customers_get(self, ids: list[int]) -> dict[int, dict]:

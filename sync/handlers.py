@@ -122,6 +122,8 @@ OPERATION_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("store/order/refund/", "REFUND_SYNC"),
     ("store/order/", "ORDER_SYNC"),
     ("store/shipment/", "SHIPMENT_SYNC"),
+    ("store/product/", "PRODUCT_SYNC"),
+    ("store/sku/", "PRODUCT_SYNC"),
     ("store/customer/", "CUSTOMER_SYNC"),
     ("store/cart/converted", "CART_CONVERSION"),
     ("store/cart/", "CART_SYNC"),

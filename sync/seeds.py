@@ -429,6 +429,24 @@ def settings_seed(apps: Any, rows: list[tuple[str, str, str, str]]) -> None:
         )
 
 
+CATALOG_FLAGS: list[tuple[str, bool, str]] = [
+    (
+        "catalog_sync",
+        True,
+        "Keep the BigCommerce catalog in Salesforce: a Product2 per variant with its standard price book entries, "
+        "from product and SKU webhooks and manage.py backfill --products.",
+    ),
+]
+
+
+def catalog_sync_seed(apps: Any, schema_editor: Any = None) -> None:
+    """Create the missing catalog sync flag; an admin's edit is left alone."""
+    FeatureFlag = apps.get_model("sync", "FeatureFlag")
+    for key, enabled, description in CATALOG_FLAGS:
+        FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
+    config_version_seed_bump(apps)
+
+
 def seeds_all_apply(apps: Any) -> None:
     """Every seed the migrations apply, for a database emptied since (a flushed test database)."""
     seed_apply(apps)
@@ -437,3 +455,4 @@ def seeds_all_apply(apps: Any) -> None:
     duplicate_rule_seed(apps)
     inbox_batch_seed(apps)
     operations_seed(apps)
+    catalog_sync_seed(apps)

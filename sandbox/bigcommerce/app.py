@@ -30,6 +30,7 @@ from werkzeug.wrappers import Request, Response
 from sandbox.bigcommerce import generator, ops, render
 from sandbox.bigcommerce.limits import Faults, Quota, RateLimiter
 from sandbox.bigcommerce.store import (
+    CURRENCIES,
     ORDER_STATUSES,
     ZERO,
     Cart,
@@ -136,6 +137,7 @@ API_RULES = Map(
         Rule("/v2/orders/<int:order_id>/consignments", endpoint="order_consignments", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>/coupons", endpoint="order_coupons", methods=["GET"]),
         Rule("/v2/order_statuses", endpoint="order_statuses", methods=["GET"]),
+        Rule("/v2/currencies", endpoint="currencies", methods=["GET"]),
         Rule("/v3/carts/<cart_id>", endpoint="cart_get", methods=["GET"]),
         Rule("/v3/customers", endpoint="customers_list", methods=["GET"]),
         Rule("/v3/orders/<int:order_id>/payment_actions/refunds", endpoint="order_refunds", methods=["GET"]),
@@ -1396,6 +1398,24 @@ class BigCommerceSandbox:
         with self._lock:
             coupons = render.coupons_v2(self._api_order(order_id))
         return self._json(coupons) if coupons else self._no_content()
+
+    def _api_currencies(self, request: Request) -> Response:
+        """GET /v2/currencies: the store's currencies, USD the default, at the rates the generator prices with."""
+        return self._json(
+            [
+                {
+                    "id": currency_id,
+                    "is_default": code == "USD",
+                    "currency_code": code,
+                    "currency_exchange_rate": rate,
+                    "name": code,
+                    "auto_update": False,
+                    "enabled": True,
+                    "is_transactional": True,
+                }
+                for code, (currency_id, rate) in CURRENCIES.items()
+            ]
+        )
 
     def _api_order_statuses(self, request: Request) -> Response:
         return self._json(

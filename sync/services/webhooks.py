@@ -751,6 +751,9 @@ def event_lock_keys(event: WebhookEvent) -> tuple[str, ...]:
     own = lock_key_bound(f"{event.resource_type}:{event.resource_id}")
     if event.scope.startswith("store/shipment/") and data.get("orderId"):
         return (lock_key_bound(f"order:{data['orderId']}"),)
+    sku = data.get("sku")
+    if event.scope.startswith("store/sku/") and isinstance(sku, dict) and sku.get("product_id"):
+        return (lock_key_bound(f"product:{sku['product_id']}"),)  # a SKU event rewrites its product's records
     address = data.get("address")
     if isinstance(address, dict) and address.get("customer_id"):
         return (lock_key_bound(f"customer:{address['customer_id']}"),)

@@ -38,6 +38,7 @@ from sandbox.bigcommerce.store import (
     Customer,
     Hook,
     Order,
+    Product,
     StoreData,
     date_parse,
     money,
@@ -139,6 +140,15 @@ API_RULES = Map(
         Rule("/v2/order_statuses", endpoint="order_statuses", methods=["GET"]),
         Rule("/v2/currencies", endpoint="currencies", methods=["GET"]),
         Rule("/v3/carts/<cart_id>", endpoint="cart_get", methods=["GET"]),
+        Rule("/v3/catalog/products", endpoint="products_list", methods=["GET"]),
+        Rule("/v3/catalog/products/<int:product_id>", endpoint="product_get", methods=["GET"]),
+        Rule("/v3/catalog/products/<int:product_id>/variants", endpoint="product_variants", methods=["GET"]),
+        Rule(
+            "/v3/catalog/products/<int:product_id>/variants/<int:variant_id>",
+            endpoint="product_variant",
+            methods=["GET"],
+        ),
+        Rule("/v3/catalog/variants", endpoint="variants_list", methods=["GET"]),
         Rule("/v3/customers", endpoint="customers_list", methods=["GET"]),
         Rule("/v3/orders/<int:order_id>/payment_actions/refunds", endpoint="order_refunds", methods=["GET"]),
         Rule("/v3/orders/payment_actions/refunds", endpoint="refunds_list", methods=["GET"]),
@@ -184,6 +194,19 @@ CONTROL_RULES = Map(
     ],
     strict_slashes=False,
 )
+
+# sort= of GET /v3/catalog/products (the documented values), with the product's id breaking ties.
+PRODUCT_SORTS: dict[str, Callable[[Product], Any]] = {
+    "id": lambda p: p.id,
+    "name": lambda p: p.name.lower(),
+    "sku": lambda p: p.sku.lower(),
+    "price": lambda p: p.price,
+    "date_modified": lambda p: p.date_modified,
+    "date_last_imported": lambda p: p.date_modified,
+    "inventory_level": lambda p: p.inventory_level,
+    "is_visible": lambda p: p.is_visible,
+    "total_sold": lambda p: 0,
+}
 
 
 def _within(value: Any, low: Any, high: Any) -> bool:
@@ -1496,6 +1519,107 @@ class BigCommerceSandbox:
             if cart is None:
                 raise ApiError(404, "Cart not found")
             return self._json({"data": render.cart_v3(cart), "meta": {}})
+
+    # -- v3 catalog
+    def _api_products_list(self, request: Request) -> Response:
+        one = self._arg_int(request, "id")
+        ids = self._v3_int_list(request, "id:in")
+        not_ids = self._v3_int_list(request, "id:not_in")
+        id_min, id_max = self._arg_int(request, "id:min"), self._arg_int(request, "id:max")
+        id_greater, id_less = self._arg_int(request, "id:greater"), self._arg_int(request, "id:less")
+        name = request.args.get("name")
+        name_like = (request.args.get("name:like") or "").lower() or None
+        sku = (request.args.get("sku") or "").lower() or None
+        skus = [value.lower() for value in self._v3_list_arg(request, "sku:in") or []] or None
+        kind = request.args.get("type") or None
+        is_visible = self._arg_bool(request, "is_visible")
+        modified_min = self._v3_date(request, "date_modified:min")
+        modified_max = self._v3_date(request, "date_modified:max")
+        sort = request.args.get("sort") or "id"
+        direction = (request.args.get("direction") or "asc").lower()
+        if sort not in PRODUCT_SORTS or direction not in ("asc", "desc"):
+            raise ApiError(422, "The filter is invalid", errors={"sort": f"unsupported sort {sort!r} {direction!r}"})
+        include = self._includes(request)
+        page, limit = self._v3_page(request)
+        with self._lock:
+            found = [
+                product
+                for product in self._data.catalog
+                if (one is None or product.id == one)
+                and (ids is None or product.id in ids)
+                and (not_ids is None or product.id not in not_ids)
+                and (id_min is None or product.id >= id_min)
+                and (id_max is None or product.id <= id_max)
+                and (id_greater is None or product.id > id_greater)
+                and (id_less is None or product.id < id_less)
+                and (name is None or product.name == name)
+                and (name_like is None or name_like in product.name.lower())
+                and (sku is None or product.sku.lower() == sku)
+                and (skus is None or product.sku.lower() in skus)
+                and (kind is None or product.type == kind)
+                and (is_visible is None or product.is_visible == is_visible)
+                and _within(product.date_modified, modified_min, modified_max)
+            ]
+            found.sort(key=lambda p: (PRODUCT_SORTS[sort](p), p.id), reverse=direction == "desc")
+            chunk = found[(page - 1) * limit : page * limit]
+            body = {
+                "data": [render.product_v3(product, include=include) for product in chunk],
+                "meta": {"pagination": self._pagination(len(found), len(chunk), page, limit, request)},
+            }
+        return self._json(body)
+
+    def _api_product(self, product_id: int) -> Product:
+        product = self._data.product(product_id)
+        if product is None:
+            raise ApiError(404)
+        return product
+
+    def _api_product_get(self, request: Request, product_id: int) -> Response:
+        include = self._includes(request)
+        with self._lock:
+            return self._json({"data": render.product_v3(self._api_product(product_id), include=include), "meta": {}})
+
+    def _api_product_variants(self, request: Request, product_id: int) -> Response:
+        page, limit = self._v3_page(request)
+        with self._lock:
+            product = self._api_product(product_id)
+            chunk = product.variants[(page - 1) * limit : page * limit]
+            return self._json(
+                {
+                    "data": [render.variant_v3(product, variant) for variant in chunk],
+                    "meta": {"pagination": self._pagination(len(product.variants), len(chunk), page, limit, request)},
+                }
+            )
+
+    def _api_product_variant(self, request: Request, product_id: int, variant_id: int) -> Response:
+        with self._lock:
+            product = self._api_product(product_id)
+            for variant in product.variants:
+                if variant.id == variant_id:
+                    return self._json({"data": render.variant_v3(product, variant), "meta": {}})
+        raise ApiError(404)
+
+    def _api_variants_list(self, request: Request) -> Response:
+        one = self._arg_int(request, "id")
+        sku = (request.args.get("sku") or "").lower() or None
+        product_ids = self._v3_int_list(request, "product_id:in")
+        page, limit = self._v3_page(request)
+        with self._lock:
+            found = [
+                (product, variant)
+                for product in self._data.catalog
+                if product_ids is None or product.id in product_ids
+                for variant in product.variants
+                if (one is None or variant.id == one) and (sku is None or variant.sku.lower() == sku)
+            ]
+            found.sort(key=lambda pair: pair[1].id)
+            chunk = found[(page - 1) * limit : page * limit]
+            return self._json(
+                {
+                    "data": [render.variant_v3(product, variant) for product, variant in chunk],
+                    "meta": {"pagination": self._pagination(len(found), len(chunk), page, limit, request)},
+                }
+            )
 
     def _api_customers_list(self, request: Request) -> Response:
         ids = self._v3_int_list(request, "id:in")

@@ -15,6 +15,7 @@ from typing import Any
 
 from sandbox.bigcommerce import ops
 from sandbox.bigcommerce.store import (
+    CATALOG_EPOCH,
     CENT,
     ORDER_STATUSES,
     ZERO,
@@ -179,8 +180,21 @@ def phone(rng: random.Random) -> str:
     return f"555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"
 
 
+def _description(name: str, brand: str) -> str:
+    """A product description as merchants write them: HTML, as BigCommerce stores it."""
+    return (
+        f"<p><strong>{name}</strong> by {brand}.</p>"
+        "<ul><li>Made to last &amp; easy to care for</li><li>Ships within 2 business days</li></ul>"
+    )
+
+
 def catalog_build(rng: random.Random, data: StoreData) -> list[Product]:
-    """About 30 products: physical ones (some with size or colour variants) and a few digital ones."""
+    """About 30 live products: physical ones (some with size or colour variants) and a few digital ones,
+    then (see :func:`catalog_extras`) hidden products with their own variant prices and deleted products.
+
+    Every product has at least one variant: a product without options has its base variant (no ``sku_id``,
+    the product's SKU), a product with options one variant per option value (each with a ``sku_id``).
+    """
     products: list[Product] = []
     product_id = 77
     variant_id = 100
@@ -218,6 +232,7 @@ def catalog_build(rng: random.Random, data: StoreData) -> list[Product]:
                             option_value=value,
                             option_id=18 if option_name == "Size" else 3,
                             value_id=option_value_id,
+                            sku_id=data.counters.take("sku"),
                         )
                     )
                     variant_id += 1
@@ -243,7 +258,155 @@ def catalog_build(rng: random.Random, data: StoreData) -> list[Product]:
         )
         product_id += 1
         variant_id += 1
-    return products
+    for offset, product in enumerate(products):
+        # Derived, not drawn: the random sequence (and so every generated order) stays as it was.
+        product.description = _description(product.name, product.brand)
+        product.date_created = CATALOG_EPOCH + timedelta(hours=offset)
+        product.date_modified = product.date_created + timedelta(days=offset % 7)
+        product.cost_price = money(product.price * Decimal("0.45"))
+        product.inventory_level = 10 + (offset * 37) % 190
+    data.counters.product, data.counters.variant = product_id, variant_id
+    data.counters.option_value = option_value_id
+    data.catalog = products
+    catalog_extras(data)
+    return data.catalog
+
+
+# (name, option, [(value, price or None)], visible); created after the main catalog. All hidden: a visible
+# one would join the products random orders pick from and change every generated store.
+CATALOG_EXTRAS: tuple[tuple[str, str, tuple[tuple[str, str | None], ...], bool], ...] = (
+    ("Heritage Wool Blanket", "Size", (("Throw", None), ("Queen", "189.00"), ("King", "219.00")), False),
+    ("Studio Desk Lamp", "", (), False),
+    ("Limited Print Series", "Color", (("Black", "45.00"), ("Natural", None)), False),
+)
+# Products created, sold out and deleted: their ids are taken, the API answers 404.
+CATALOG_DELETED = ("Discontinued Enamel Mug", "Retired Gift Box")
+
+
+def catalog_extras(data: StoreData) -> None:
+    """Append hidden products (``is_visible`` false; two with variants carrying their own prices) and
+    delete a few products (ids consumed, gone from the API). Deterministic, without a random
+    number generator, so the rest of a generated store is unchanged by them.
+    """
+    base = CATALOG_EPOCH + timedelta(days=30)
+    for index, (name, option_name, values, visible) in enumerate(CATALOG_EXTRAS):
+        product = product_build(
+            data,
+            {
+                "name": name,
+                "price": f"{79 + 20 * index}.00",
+                "brand": BRANDS[index % len(BRANDS)],
+                "is_visible": visible,
+                "variants": [
+                    {"option_name": option_name, "option_value": value, **({"price": price} if price else {})}
+                    for value, price in values
+                ],
+            },
+            now=base + timedelta(hours=index),
+        )
+        data.catalog.append(product)
+    for index, name in enumerate(CATALOG_DELETED):
+        product = product_build(data, {"name": name, "price": "12.00"}, now=base + timedelta(days=1, hours=index))
+        data.deleted_products[product.id] = product
+
+
+def product_build(data: StoreData, spec: dict[str, Any], *, now: datetime) -> Product:
+    """Build (not store) a catalog product from a control-API spec.
+
+    Spec keys: name (required), price (required, store currency), sku (default derived from the name and
+    id), description (HTML allowed), is_visible (true), type (physical | digital), brand, weight,
+    sale_price, retail_price, cost_price, inventory_level, variants ([{option_name, option_value, sku?,
+    price?}]; none: the product gets its base variant). Variants of one product share one option name.
+    """
+    name = str(spec.get("name") or "").strip()
+    if not name or len(name) > 250:
+        raise ValueError("a product needs a name of 1 to 250 characters")
+    if "price" not in spec:
+        raise ValueError("a product needs a price")
+    kind = str(spec.get("type", "physical"))
+    if kind not in ("physical", "digital"):
+        raise ValueError("type must be physical or digital")
+    product_id = data.counters.take("product")
+    sku = str(spec.get("sku") or "".join(word[0] for word in name.split()).upper() + f"-{product_id}")
+    sku_check(data, sku)
+    product = Product(
+        id=product_id,
+        name=name,
+        sku=sku,
+        price=price_check(spec["price"], "price"),
+        brand=str(spec.get("brand", BRANDS[product_id % len(BRANDS)])),
+        type=kind,
+        weight=money(spec.get("weight", "0" if kind == "digital" else "1.5")),
+        description=str(spec["description"]) if "description" in spec else _description(name, "b2s sandbox"),
+        is_visible=bool(spec.get("is_visible", True)),
+        date_created=now,
+        date_modified=now,
+    )
+    for key in ("sale_price", "retail_price", "cost_price"):
+        if key in spec:
+            setattr(product, key, price_check(spec[key], key))
+    product.inventory_level = int(spec.get("inventory_level", 0))
+    variants = spec.get("variants") or []
+    if not isinstance(variants, list):
+        raise ValueError("variants is a list")
+    if variants:
+        product.option_set_id = None
+        for entry in variants:
+            product.variants.append(variant_build(data, product, entry))
+    else:
+        product.variants.append(ProductVariant(data.counters.take("variant"), product.sku, "", "", 0, 0))
+    return product
+
+
+def price_check(value: Any, name: str) -> Decimal:
+    price = money(value)
+    if price < 0:
+        raise ValueError(f"{name} cannot be negative")
+    return price
+
+
+def sku_check(data: StoreData, sku: str, *, allowed: ProductVariant | Product | None = None) -> None:
+    """BigCommerce SKUs are unique across products and variants, regardless of letter case."""
+    if not sku.strip() or len(sku) > 255:
+        raise ValueError("a SKU has 1 to 255 characters")
+    wanted = sku.lower()
+    for product in data.catalog:
+        if product is not allowed and product.sku.lower() == wanted:
+            raise ValueError(f"the SKU {sku!r} is taken by product {product.id}")
+        for variant in product.variants:
+            owner_is_product = variant.is_base and allowed is product
+            if variant is not allowed and not owner_is_product and variant.sku.lower() == wanted:
+                raise ValueError(f"the SKU {sku!r} is taken by variant {variant.id}")
+
+
+def variant_build(data: StoreData, product: Product, entry: dict[str, Any]) -> ProductVariant:
+    """One option variant of ``product`` from ``{option_name, option_value, sku?, price?}``."""
+    if not isinstance(entry, dict):
+        raise ValueError("a variant is an object")
+    option_name = str(entry.get("option_name") or "").strip()
+    option_value = str(entry.get("option_value") or "").strip()
+    if not option_name or not option_value:
+        raise ValueError("a variant needs an option_name and an option_value")
+    existing = [variant for variant in product.variants if not variant.is_base]
+    if existing and existing[0].option_name != option_name:
+        raise ValueError(f"this product's variants are chosen by {existing[0].option_name!r}")
+    if any(variant.option_value.lower() == option_value.lower() for variant in existing):
+        raise ValueError(f"the product already has a variant {option_name} {option_value!r}")
+    option_id = existing[0].option_id if existing else 100 + product.id
+    sku = str(entry.get("sku") or f"{product.sku}-{option_value[:3].upper()}")
+    sku_check(data, sku)
+    price = entry.get("price")
+    return ProductVariant(
+        id=data.counters.take("variant"),
+        sku=sku,
+        option_name=option_name,
+        option_value=option_value,
+        option_id=option_id,
+        value_id=data.counters.take("option_value"),
+        sku_id=data.counters.take("sku"),
+        price=None if price is None else price_check(price, "price"),
+        purchasing_disabled=bool(entry.get("purchasing_disabled", False)),
+    )
 
 
 def address_random(rng: random.Random, first: str, last: str, *, country: str | None = None) -> Address:
@@ -389,7 +552,7 @@ def _line_from_product(
                 "display_style": "Rectangle" if variant.option_name == "Size" else "Swatch",
             }
         )
-    price = money(product.price * PRICE_RATE[currency])
+    price = money(product.variant_price(variant) * PRICE_RATE[currency])
     return Line(
         id=data.counters.take("line"),
         product_id=product.id,
@@ -426,7 +589,8 @@ def _custom_line(data: StoreData, rng: random.Random, *, currency: str, rate: De
 
 def _lines_random(data: StoreData, rng: random.Random, *, currency: str, rate: Decimal) -> list[Line]:
     count = weighted(rng, {1: 35, 2: 30, 3: 18, 4: 10, 5: 7})
-    physical = [product for product in data.catalog if product.type == "physical"]
+    sellable = data.sellable()
+    physical = [product for product in sellable if product.type == "physical"]
     lines: list[Line] = []
     chosen: list[int] = []
     for index in range(count):
@@ -434,7 +598,7 @@ def _lines_random(data: StoreData, rng: random.Random, *, currency: str, rate: D
             lines.append(_custom_line(data, rng, currency=currency, rate=rate))
             continue
         # The first line is always physical, so every order has a shipping consignment.
-        pool = physical if index == 0 or rng.random() < 0.9 else data.catalog
+        pool = physical if index == 0 or rng.random() < 0.9 else sellable
         product = rng.choice(pool)
         if product.id in chosen:
             continue
@@ -447,7 +611,6 @@ def _lines_random(data: StoreData, rng: random.Random, *, currency: str, rate: D
 def lines_from_spec(
     data: StoreData, rng: random.Random, specs: list[dict[str, Any]], *, currency: str, rate: Decimal
 ) -> list[Line]:
-    catalog = {product.id: product for product in data.catalog}
     lines = []
     for spec in specs:
         if not isinstance(spec, dict):
@@ -456,7 +619,7 @@ def lines_from_spec(
         quantity = int(spec.get("quantity", 1))
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
-        product = catalog.get(product_id)
+        product = data.product(product_id)
         if product is not None and not any(key in spec for key in ("price_ex_tax", "price_inc_tax", "price")):
             line = _line_from_product(
                 data,
@@ -733,7 +896,7 @@ def cart_from_spec(data: StoreData, rng: random.Random, spec: dict[str, Any], *,
                 amount = money(Decimal(price) * PRICE_RATE[currency])
                 items.append(CartItem(uuid_from(rng), 0, 0, "", name, 1, amount, amount, "custom"))
                 continue
-            product = rng.choice(data.catalog)
+            product = rng.choice(data.sellable())
             quantity = 1 if product.type == "digital" else weighted(rng, {1: 65, 2: 25, 3: 10})
             items.append(_cart_item(rng, product, currency, quantity, {}, None))
     if not items:
@@ -780,8 +943,7 @@ def cart_item_from_spec(data: StoreData, rng: random.Random, currency: str, entr
     """
     if not isinstance(entry, dict):
         raise ValueError("a cart item is an object")
-    catalog = {product.id: product for product in data.catalog}
-    product = catalog.get(int(entry.get("product_id") or 0))
+    product = data.product(int(entry.get("product_id") or 0))
     quantity = int(entry.get("quantity", 1))
     if quantity < 1:
         raise ValueError("quantity must be at least 1")
@@ -796,7 +958,7 @@ def cart_item_from_spec(data: StoreData, rng: random.Random, currency: str, entr
         return CartItem(uuid_from(rng), 0, 0, sku, name, quantity, list_price, list_price, "custom")
     if product is None:
         raise ValueError(f"no product {entry.get('product_id')} in the sandbox catalog")
-    return _cart_item(rng, product, currency, quantity, entry, list_price)
+    return _cart_item(rng, product, currency, quantity, entry, list_price if "list_price" in entry else None)
 
 
 def _cart_item(
@@ -810,7 +972,7 @@ def _cart_item(
     variant = rng.choice(product.variants)
     if entry.get("variant_id"):
         variant = next((v for v in product.variants if v.id == int(entry["variant_id"])), variant)
-    price = list_price if list_price is not None else money(product.price * PRICE_RATE[currency])
+    price = list_price if list_price is not None else money(product.variant_price(variant) * PRICE_RATE[currency])
     sale = money(entry.get("sale_price", price))
     slug = product.name.lower().replace(" ", "-").replace("(", "").replace(")", "")
     return CartItem(
@@ -838,7 +1000,7 @@ def _cart_band(rng: random.Random, cart: Cart, band: str, data: StoreData) -> No
         while cart.cart_amount >= hundred and item.quantity > 1:
             item.quantity -= 1
         if cart.cart_amount >= hundred:
-            cheapest = min((p for p in data.catalog if p.type == "physical"), key=lambda p: p.price)
+            cheapest = min((p for p in data.sellable() if p.type == "physical"), key=lambda p: p.price)
             cart.items[0] = _cart_item(rng, cheapest, cart.currency_code, 1, {}, None)
         cart.coupon_code, cart.coupon_discount, cart.coupon_id = (
             (cart.coupon_code, cart.coupon_discount, cart.coupon_id) if cart.cart_amount > 0 else ("", ZERO, 0)
@@ -849,7 +1011,7 @@ def _cart_band(rng: random.Random, cart: Cart, band: str, data: StoreData) -> No
             if priciest.kind == "physical":
                 priciest.quantity += 1
             else:
-                product = max((p for p in data.catalog if p.type == "physical"), key=lambda p: p.price)
+                product = max((p for p in data.sellable() if p.type == "physical"), key=lambda p: p.price)
                 priciest = _cart_item(rng, product, cart.currency_code, 1, {}, None)
                 cart.items.append(priciest)
     else:

@@ -61,7 +61,11 @@ class Catalog:
 
     def deliver(self, scope: str, product_id: int, variant_id: int = 0) -> tuple[Any, Costs]:
         if scope.startswith("store/sku/"):
-            data: dict[str, Any] = {"type": "sku", "id": variant_id + 1000, "sku": {"product_id": product_id, "variant_id": variant_id}}
+            data: dict[str, Any] = {
+                "type": "sku",
+                "id": variant_id + 1000,
+                "sku": {"product_id": product_id, "variant_id": variant_id},
+            }
         else:
             data = {"type": "product", "id": product_id}
         body = {
@@ -145,3 +149,195 @@ def test_product_created_one_request_then_none_when_unchanged(catalog):
 
     _, again = catalog.deliver("store/product/updated", product.id)
     assert (again.salesforce, again.bigcommerce) == (0, 1)
+
+
+def test_rename_and_price_change_in_three_currencies(catalog):
+    _multi_currency_org(catalog)
+    catalog.warm_up()
+    product = catalog.without_options()
+    _, created = catalog.deliver("store/product/created", product.id)
+    assert created.salesforce == 1
+    assert_product_matches(catalog, product, currencies=("EUR", "GBP", "USD"))
+    [variant] = product.variants
+    record = catalog.products2(product.id)[f"sandbox:{product.id}:{variant.id}"]
+    entries = catalog.entries(record["Id"])
+    # 19.99 USD (hand-computed): EUR at 0.92 and GBP at 0.79, rounded half up to the cent.
+    product.name, product.price, product.description = "Renamed <b>Mug</b>", Decimal("19.99"), "<p>New&nbsp;text</p>"
+    _, renamed = catalog.deliver("store/product/updated", product.id)
+    assert renamed.salesforce == 1
+    record = catalog.products2(product.id)[f"sandbox:{product.id}:{variant.id}"]
+    assert record["Name"] == "Renamed <b>Mug</b>" and record["Description"] == "New text"
+    after = catalog.entries(record["Id"])
+    assert {code: cents(entry["UnitPrice"]) for code, entry in after.items()} == {
+        "USD": Decimal("19.99"),
+        "EUR": Decimal("18.39"),
+        "GBP": Decimal("15.79"),
+    }
+    # Updated in place: the same entries, not new ones.
+    assert {code: entry["Id"] for code, entry in after.items()} == {
+        code: entry["Id"] for code, entry in entries.items()
+    }
+    assert_product_matches(catalog, product, currencies=("EUR", "GBP", "USD"))
+
+
+def test_variant_added_then_removed(catalog):
+    catalog.warm_up()
+    product = catalog.with_options()
+    catalog.deliver("store/product/created", product.id)
+    template = product.variants[-1]
+    added = ProductVariant(
+        id=9001,
+        sku=f"{product.sku}-XXL",
+        option_name=template.option_name,
+        option_value="XXL",
+        option_id=template.option_id,
+        value_id=9901,
+        sku_id=9801,
+        price=Decimal("42.50"),
+    )
+    product.variants.append(added)
+    _, costs = catalog.deliver("store/sku/created", product.id, added.id)
+    assert (costs.salesforce, costs.bigcommerce) == (1, 1)
+    assert_product_matches(catalog, product)
+    new = catalog.products2(product.id)[f"sandbox:{product.id}:9001"]
+    assert new["Name"] == f"{product.name} (XXL)" and new["ProductCode"] == f"{product.sku}-XXL"
+    assert cents(catalog.entries(new["Id"])[""]["UnitPrice"]) == Decimal("42.50")
+
+    product.variants.remove(added)
+    result, costs = catalog.deliver("store/sku/deleted", product.id, added.id)
+    assert costs.salesforce == 1 and result.details["variants_deactivated"] == 1
+    gone = catalog.sf.record("Product2", new["Id"])
+    assert gone["IsActive"] is False  # deactivated, never deleted
+    assert catalog.entries(new["Id"])[""]["IsActive"] is False
+    others = {key: row for key, row in catalog.products2(product.id).items() if key != f"sandbox:{product.id}:9001"}
+    assert others and all(row["IsActive"] for row in others.values())
+    row = KnownProduct.objects.get(product_key=f"sandbox:{product.id}:9001")
+    assert row.active is False
+
+
+def test_hidden_then_deleted_product_is_deactivated(catalog):
+    catalog.warm_up()
+    product = catalog.with_options()
+    catalog.deliver("store/product/created", product.id)
+    product.is_visible = False
+    _, costs = catalog.deliver("store/product/updated", product.id)
+    assert costs.salesforce == 1
+    assert_product_matches(catalog, product)  # every variant and entry inactive
+
+    product.is_visible = True
+    catalog.deliver("store/product/updated", product.id)
+    assert_product_matches(catalog, product)
+
+    catalog.bc._data.catalog.remove(product)
+    catalog.bc._data.deleted_products[product.id] = product
+    result, costs = catalog.deliver("store/product/deleted", product.id)
+    assert (costs.salesforce, costs.bigcommerce) == (1, 1)
+    assert result.details["deleted"] is True and result.details["variants_deactivated"] == len(product.variants)
+    records = catalog.products2(product.id)
+    assert len(records) == len(product.variants)  # still there
+    assert not any(row["IsActive"] for row in records.values())
+    assert not any(entry["IsActive"] for row in records.values() for entry in catalog.entries(row["Id"]).values())
+    _, again = catalog.deliver("store/product/deleted", product.id)
+    assert again.salesforce == 0
+
+
+def test_order_for_a_catalog_product_costs_no_product_request(catalog):
+    catalog.warm_up()
+    product = catalog.with_options()
+    catalog.deliver("store/product/created", product.id)
+    products_before = len(catalog.sf.records("Product2"))
+    entries_before = len(catalog.sf.records("PricebookEntry"))
+    first, second = product.variants[0], product.variants[1]
+    order = make_order(
+        catalog.orders,
+        {"email": "shopper@example.com", "products": [{"product_id": product.id, "variant_id": first.id}]},
+    )
+    result, costs = catalog.orders.deliver("store/order/created", order["id"])
+    # The shopper's first order: one lookup of existing CRM records, then the graph; no entry query.
+    assert costs.salesforce == 2, costs
+    assert result.details["products_created"] == 0
+    repeat = make_order(
+        catalog.orders,
+        {"email": "shopper@example.com", "products": [{"product_id": product.id, "variant_id": second.id}]},
+    )
+    result, costs = catalog.orders.deliver("store/order/created", repeat["id"])
+    assert costs.salesforce == 1, costs  # the graph alone
+    assert result.details["products_created"] == 0
+    assert len(catalog.sf.records("Product2")) == products_before
+    assert len(catalog.sf.records("PricebookEntry")) == entries_before
+    for created, variant in ((order, first), (repeat, second)):
+        record = catalog.orders.order_record(created["id"])
+        [item] = catalog.orders.items_of(record["Id"])
+        expected = catalog.products2(product.id)[f"sandbox:{product.id}:{variant.id}"]
+        assert item["Product2Id"] == expected["Id"]
+
+
+def test_order_product_then_catalog_event_adopts_it(catalog):
+    """A product an order created first is rewritten by the catalog (same key), not duplicated."""
+    catalog.warm_up()
+    product = catalog.without_options()
+    order = make_order(catalog.orders, {"email": "first@example.com", "products": [{"product_id": product.id}]})
+    catalog.orders.deliver("store/order/created", order["id"])
+    [before] = catalog.products2(product.id).values()
+    _, costs = catalog.deliver("store/product/updated", product.id)
+    assert costs.salesforce == 1  # the entry is remembered from the order: updated by id
+    assert_product_matches(catalog, product)
+    [after] = catalog.products2(product.id).values()
+    assert after["Id"] == before["Id"]
+    assert len(catalog.entries(after["Id"])) == 1
+
+
+def test_unremembered_entry_is_found_and_updated(catalog):
+    """An entry Salesforce has that b2s forgot (a lost database): DUPLICATE_VALUE, one query, one update."""
+    catalog.warm_up()
+    product = catalog.without_options()
+    catalog.deliver("store/product/created", product.id)
+    KnownProduct.objects.all().delete()
+    product.price = Decimal("77.70")
+    _, costs = catalog.deliver("store/product/updated", product.id)
+    assert costs.salesforce == 3  # the composite, the entry query, the update
+    assert_product_matches(catalog, product)
+    assert KnownProduct.objects.count() == 1
+
+
+def test_events_together_share_requests(catalog):
+    from orders.handlers import catalog_events_handle_together
+
+    catalog.warm_up()
+    chosen = [p for p in catalog.bc._data.catalog if p.is_visible][:5]
+    events = []
+    for product in chosen:
+        events.append(_event(catalog, "store/product/created", product.id))
+    before_sf, before_bc = catalog.sf.api_calls_counted(), len(catalog.bc.calls())
+    outcomes = catalog_events_handle_together(catalog.store, events)
+    assert catalog.sf.api_calls_counted() - before_sf == 1
+    assert len(catalog.bc.calls()) - before_bc == 1  # one id:in read
+    assert sorted(outcomes) == sorted(event.pk for event in events)
+    for product in chosen:
+        assert_product_matches(catalog, product)
+
+
+def test_flag_off_skips(catalog):
+    from sync.handlers import SkipEvent
+    from sync.models import FeatureFlag
+
+    FeatureFlag.objects.filter(key="catalog_sync").update(enabled=False)
+    from sync.config import config
+
+    config.invalidate()
+    with pytest.raises(SkipEvent):
+        catalog.deliver("store/product/created", catalog.without_options().id)
+    assert catalog.sf.records("Product2") == []
+
+
+def _event(catalog: Catalog, scope: str, product_id: int):
+    data = {"type": "product", "id": product_id}
+    return WebhookEventFactory(
+        store=catalog.store,
+        scope=scope,
+        resource_type="product",
+        resource_id=str(product_id),
+        hash=f"h{product_id}{scope}",
+        event_created_at=next(_created_at),
+        body={"scope": scope, "data": data},
+    )

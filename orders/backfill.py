@@ -40,9 +40,12 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from analytics.services import analytics_recompute
 from orders.batches import orders_sync_batch
+from orders.catalog import FLAG as CATALOG_FLAG
+from orders.catalog import products_sync
 from orders.collections import customers_upsert_collections
 from orders.models import BackfillRun, SyncedOrder
 from sync.bigcommerce import BigCommerceError, BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client
+from sync.config import config
 from sync.customers import (
     account_contact_subrequests,
     customer_document_from_customer,
@@ -444,11 +447,20 @@ def _run_start(*, store: Store, filters: BackfillFilters, resume: bool) -> Any:
     return BackfillRun.objects.create(store=store, filters=filters.as_json(), filters_key=filters.key())
 
 
-def _checkpoint(run: Any, summary: BackfillSummary, *, last_order_id: int | None = None, **extra: Any) -> None:
+def _checkpoint(
+    run: Any,
+    summary: BackfillSummary,
+    *,
+    last_order_id: int | None = None,
+    last_product_id: int | None = None,
+    **extra: Any,
+) -> None:
     if run is None:
         return
     if last_order_id is not None:
         run.last_order_id = max(run.last_order_id, last_order_id)
+    if last_product_id is not None:
+        run.last_product_id = max(run.last_product_id, last_product_id)
     failures = {str(key): value[:300] for key, value in list(summary.failed.items())[:FAILURES_KEPT]}
     run.synced, run.unchanged, run.skipped = summary.synced, summary.unchanged, summary.skipped
     run.failed, run.failures = len(summary.failed), failures
@@ -661,7 +673,9 @@ def backfill_run(
         summary.seconds = time.monotonic() - started
 
 
-def _audit(*, store: Store, summary: BackfillSummary, filters: BackfillFilters) -> None:
+def _audit(
+    *, store: Store, summary: BackfillSummary, filters: BackfillFilters, extra: dict[str, Any] | None = None
+) -> None:
     from audit.services import audit_record
 
     audit_record(
@@ -675,7 +689,7 @@ def _audit(*, store: Store, summary: BackfillSummary, filters: BackfillFilters) 
         bigcommerce_api_calls=summary.bigcommerce_requests,
         details={
             "run": summary.run_id,
-            "filters": filters.as_json(),
+            "filters": {**filters.as_json(), **(extra or {})},
             "synced": summary.synced,
             "unchanged": summary.unchanged,
             "skipped": summary.skipped,
@@ -686,3 +700,131 @@ def _audit(*, store: Store, summary: BackfillSummary, filters: BackfillFilters) 
             "shipments_skipped": summary.shipments_skipped,
         },
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The catalog (``backfill --products``)
+# ---------------------------------------------------------------------------------------------
+PRODUCT_FILTERS: dict[str, Any] = {"products": True}
+
+
+def _products_filters_key() -> str:
+    return hashlib.sha256(json.dumps(PRODUCT_FILTERS, sort_keys=True).encode()).hexdigest()
+
+
+def _products_run_start(*, store: Store, resume: bool) -> BackfillRun:
+    key = _products_filters_key()
+    if resume:
+        run = (
+            BackfillRun.objects.filter(store=store, filters_key=key)
+            .exclude(status=BackfillRun.Status.DONE)
+            .order_by("-started_at", "-id")
+            .first()
+        )
+        if run is None:
+            raise BackfillError(
+                f"No unfinished products backfill of store {store.store_hash} to resume; run it without --resume."
+            )
+        run.status, run.last_error = BackfillRun.Status.RUNNING, ""
+        run.save(update_fields=["status", "last_error", "updated_at"])
+        return run
+    return BackfillRun.objects.create(store=store, filters=PRODUCT_FILTERS, filters_key=key)
+
+
+def _products_apply(*, store: Store, products: dict[int, dict[str, Any] | None], summary: BackfillSummary) -> None:
+    result = _retrying(functools.partial(products_sync, store=store, products=products), what="products")
+    for product_id in products:
+        summary.failed.pop(product_id, None)
+    summary.synced += len(result.written)
+    summary.unchanged += len(result.unchanged)
+    summary.failed.update({product_id: str(error) for product_id, error in result.failed.items()})
+
+
+def products_backfill_run(
+    *,
+    store: Store,
+    dry_run: bool = False,
+    resume: bool = False,
+    progress: ProgressCallback | None = None,
+    page_size: int = PAGE_SIZE,
+) -> BackfillSummary:
+    """Load the store's catalog into Salesforce: 250 products a page with their variants (``orders.catalog``).
+
+    Each page is one ``products_sync``: about one composite request of sObject Collections per 1,000 records
+    (a Product2 per variant and an entry per currency). Checkpointed after every page (``last_product_id``);
+    ``resume`` retries the products that failed, then continues after the checkpoint. Products already equal in
+    Salesforce cost nothing (``KnownProduct.fingerprint``). Deleted products are not listed: their
+    ``store/product/deleted`` webhook deactivates them.
+    """
+    if dry_run and resume:
+        raise BackfillError("--dry-run and --resume do not combine.")
+    if not dry_run and not config.flag(CATALOG_FLAG):
+        raise BackfillError("Catalog sync is off (feature flag catalog_sync): turn it on to backfill products.")
+    run = None if dry_run else _products_run_start(store=store, resume=resume)
+    summary = _summary_resumed(run) if run is not None and resume else BackfillSummary(dry_run=dry_run)
+    summary.run_id = run.pk if run is not None else None
+    if run is not None and resume:
+        summary.resumed_from = run.last_product_id
+    sf_before, bc_before = summary.salesforce_requests, summary.bigcommerce_requests
+    started = time.monotonic()
+    client = bigcommerce_client(store)
+    state = BackfillProgress("products")
+    try:
+        with salesforce_calls_counted() as sf_calls, bigcommerce_calls_counted() as bc_calls:
+
+            def costs() -> None:
+                summary.salesforce_requests = sf_before + sf_calls.count
+                summary.bigcommerce_requests = bc_before + bc_calls.count
+
+            retry_ids = sorted(summary.failed) if resume else []
+            if retry_ids:
+                fetched = _retrying(lambda: client.products_by_id(retry_ids), what="failed products")
+                _products_apply(store=store, products={pid: fetched.get(pid) for pid in retry_ids}, summary=summary)
+                costs()
+                _checkpoint(run, summary)
+            after_id = run.last_product_id if run is not None else 0
+            while True:
+                _budget_check(dry_run=dry_run)
+                page, remaining = _retrying(
+                    functools.partial(client.products_page, after_id=after_id, limit=page_size), what="products"
+                )
+                if state.total is None:
+                    state.total = remaining
+                    if run is not None and not resume:
+                        run.total = remaining
+                        run.save(update_fields=["total", "updated_at"])
+                if not page:
+                    break
+                if dry_run:
+                    summary.synced += len(page)
+                else:
+                    _products_apply(store=store, products={int(row["id"]): row for row in page}, summary=summary)
+                after_id = max(int(row["id"]) for row in page)
+                costs()
+                _checkpoint(run, summary, last_product_id=after_id)
+                state.done += len(page)
+                state.synced, state.unchanged, state.failed = summary.synced, summary.unchanged, len(summary.failed)
+                if progress:
+                    progress(state)
+                if len(page) < page_size:
+                    break
+            costs()
+        summary.seconds = time.monotonic() - started
+        if run is not None:
+            _checkpoint(run, summary, status="done", finished_at=timezone.now())
+            _audit(store=store, summary=summary, filters=BackfillFilters(), extra=PRODUCT_FILTERS)
+        return summary
+    except KeyboardInterrupt:
+        summary.status = "interrupted"
+        _checkpoint(run, summary, status="interrupted", last_error="interrupted (Ctrl-C)")
+        raise
+    except BackfillPaused as paused:
+        summary.status = "interrupted"
+        _checkpoint(run, summary, status="interrupted", last_error=str(paused)[:2000])
+        raise
+    except Exception as error:
+        summary.status = "failed"
+        _checkpoint(run, summary, status="failed", last_error=f"{type(error).__name__}: {error}"[:2000])
+        raise
+    finally:
+        summary.seconds = time.monotonic() - started

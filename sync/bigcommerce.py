@@ -325,12 +325,18 @@ class BigCommerceClient:
         body = self.request("GET", f"/v3/catalog/products/{int(product_id)}", params=dict(PRODUCT_INCLUDE)) or {}
         return body.get("data") or {}
 
-    def products_page(self, *, page: int, limit: int = PAGE_LIMIT, **filters: Any) -> tuple[list[dict], int]:
-        """One page of /v3/catalog/products with their variants, by ascending id: (products, total pages)."""
-        params = {**PRODUCT_INCLUDE, "sort": "id", "direction": "asc", **filters, "page": page, "limit": limit}
+    def products_page(self, *, after_id: int = 0, limit: int = PAGE_LIMIT) -> tuple[list[dict], int]:
+        """The next page of /v3/catalog/products with their variants, ids above ``after_id`` ascending.
+
+        Answers (products, how many products there are above ``after_id``: ``meta.pagination.total``). Walking by
+        ``id:greater`` rather than page numbers: a product created or deleted meanwhile shifts no page.
+        """
+        params: dict[str, Any] = {**PRODUCT_INCLUDE, "sort": "id", "direction": "asc", "page": 1, "limit": limit}
+        if after_id:
+            params["id:greater"] = int(after_id)
         body = self.request("GET", "/v3/catalog/products", params=params) or {}
         pagination = (body.get("meta") or {}).get("pagination") or {}
-        return list(body.get("data") or []), int(pagination.get("total_pages") or 0)
+        return list(body.get("data") or []), int(pagination.get("total") or 0)
 
     def products_by_id(self, product_ids: Iterable[int]) -> dict[int, dict]:
         """Products (with variants) by id, ``id:in`` lists of 50; ids that do not exist are simply absent."""

@@ -235,16 +235,20 @@ _PICKLIST_VALUES = {
     ("Task", "Status"): ("Not Started",),
     ("Task", "Priority"): ("High", "Normal"),
 }
-STANDARD_FIELDS: tuple[FieldSpec, ...] = tuple(
-    FieldSpec(
-        sobject,
-        name,
-        "any",
-        feature_flag=_STANDARD_FLAGS.get(sobject, ""),
-        picklist_values=_PICKLIST_VALUES.get((sobject, name), ()),
-    )
-    for sobject, names in _STANDARD.items()
-    for name in names
+STANDARD_FIELDS: tuple[FieldSpec, ...] = (
+    *(
+        FieldSpec(
+            sobject,
+            name,
+            "any",
+            feature_flag=_STANDARD_FLAGS.get(sobject, ""),
+            picklist_values=_PICKLIST_VALUES.get((sobject, name), ()),
+        )
+        for sobject, names in _STANDARD.items()
+        for name in names
+    ),
+    # Catalog sync writes the product's plain-text description (orders.catalog); order sync does not.
+    FieldSpec("Product2", "Description", "any", feature_flag="catalog_sync"),
 )
 
 

@@ -16,6 +16,7 @@ from orders.backfill import (
     BackfillSummary,
     backfill_run,
     filter_date_parse,
+    products_backfill_run,
 )
 from sync.models import Store
 from sync.progress import TerminalBar
@@ -79,6 +80,12 @@ class Command(BaseCommand):
         parser.add_argument("--until", help="Orders created on or before this date (YYYY-MM-DD, inclusive).")
         parser.add_argument("--ids", help="Only these order ids, e.g. 101,102,250.")
         parser.add_argument("--customers", action="store_true", help="Also every registered customer (first).")
+        parser.add_argument(
+            "--products",
+            action="store_true",
+            help="The catalog instead of orders: every product with its variants, 250 a page, as Product2 records "
+            "with standard price book entries (about one Salesforce request per 1,000 records).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Walk and count; write nothing.")
         parser.add_argument("--resume", action="store_true", help="Continue the last unfinished run (same filters).")
         parser.add_argument(
@@ -117,6 +124,9 @@ class Command(BaseCommand):
         except BackfillError as error:
             raise CommandError(str(error)) from None
         printer = ProgressPrinter(self.stdout, tty=self.stdout.isatty())
+        if options["products"]:
+            self._products(store=store, options=options, printer=printer)
+            return
         try:
             summary = backfill_run(
                 store=store,
@@ -144,6 +154,38 @@ class Command(BaseCommand):
             ) from None
         printer.close()
         self._summary(summary)
+
+    def _products(self, *, store: Store, options: dict[str, Any], printer: ProgressPrinter) -> None:
+        try:
+            summary = products_backfill_run(
+                store=store, dry_run=options["dry_run"], resume=options["resume"], progress=printer
+            )
+        except BackfillError as error:
+            printer.close()
+            raise CommandError(str(error)) from None
+        except KeyboardInterrupt:
+            printer.close()
+            raise CommandError(
+                "Interrupted. The checkpoint is saved: run the same command with --resume to continue."
+            ) from None
+        except Exception as error:
+            printer.close()
+            raise CommandError(
+                f"The products backfill stopped: {error}. The checkpoint is saved: fix the cause, then run the same "
+                "command with --resume."
+            ) from None
+        printer.close()
+        write = self.stdout.write
+        title = "Products backfill dry run" if summary.dry_run else f"Products backfill {summary.run_id} done"
+        if summary.resumed_from:
+            title += f" (resumed after product {summary.resumed_from})"
+        write(f"{title} in {_duration(summary.seconds)}:")
+        write(f"  products: {summary.synced} synced, {summary.unchanged} unchanged, {len(summary.failed)} failed")
+        write(f"  requests: {summary.salesforce_requests} Salesforce, {summary.bigcommerce_requests} BigCommerce")
+        for product_id, reason in list(summary.failed.items())[:FAILURES_SHOWN]:
+            write(f"  failed product {product_id}: {reason}")
+        if summary.failed:
+            write("  Run again with --resume to retry the failed products.")
 
     def _summary(self, summary: BackfillSummary) -> None:
         write = self.stdout.write

@@ -354,7 +354,7 @@ def test_two_genuine_updates_with_one_hash_are_two_events(header_store, deliver)
 
 
 def test_unknown_scope_is_stored_ignored_and_not_queued(header_store, deliver):
-    payload = callback(header_store, scope="store/product/updated", resource_id=205)
+    payload = callback(header_store, scope="store/product/inventory/updated", resource_id=205)
     response = deliver(header_store.store_hash, encode(payload), {"X-B2S-Webhook-Secret": HEADER_SECRET})
     assert response.status_code == 200 and response.content == b""
     event = WebhookEvent.objects.get()

@@ -242,7 +242,7 @@ def test_unexpected_exceptions_fail_permanently(sandbox_store, receive, process,
 
 
 def test_a_scope_without_handler_at_processing_time_is_ignored(sandbox_store, process):
-    event = WebhookEventFactory(store=sandbox_store, scope="store/product/updated")
+    event = WebhookEventFactory(store=sandbox_store, scope="store/product/inventory/updated")
     assert process(event).status == "ignored"
 
 

@@ -74,7 +74,7 @@ def test_the_secret_is_never_printed(sandbox_store, bigcommerce_sandbox):
 
 
 def test_list_shows_each_hook_state(sandbox_store, bigcommerce_sandbox):
-    bigcommerce_sandbox.app.hook_create("store/product/updated", "https://other-app.example.com/hook")
+    bigcommerce_sandbox.app.hook_create("store/product/inventory/updated", "https://other-app.example.com/hook")
     before = _run("--list", "--base-url", BASE_URL)
     assert "missing" in before and "store/order/created" in before
     _run("--base-url", BASE_URL)
@@ -83,7 +83,7 @@ def test_list_shows_each_hook_state(sandbox_store, bigcommerce_sandbox):
     assert len(lines) == len(handled_scopes())
     assert all(" active " in line and " b2s " in line for line in lines)
     foreign = [line for line in listing.splitlines() if "other-app.example.com" in line]
-    assert len(foreign) == 1 and " other " in foreign[0] and "store/product/updated" in foreign[0]
+    assert len(foreign) == 1 and " other " in foreign[0] and "store/product/inventory/updated" in foreign[0]
     assert "missing" not in listing
 
 
@@ -110,14 +110,14 @@ def test_a_changed_secret_updates_the_header(sandbox_store, bigcommerce_sandbox)
 
 
 def test_an_obsolete_scope_is_removed_and_foreign_hooks_are_kept(sandbox_store, bigcommerce_sandbox):
-    obsolete = bigcommerce_sandbox.app.hook_create("store/product/updated", DESTINATION)
+    obsolete = bigcommerce_sandbox.app.hook_create("store/product/inventory/updated", DESTINATION)
     foreign = bigcommerce_sandbox.app.hook_create("store/order/created", "https://other-app.example.com/hook")
     output = _run("--base-url", BASE_URL)
-    assert f"delete store/product/updated (hook {obsolete['id']})" in output
+    assert f"delete store/product/inventory/updated (hook {obsolete['id']})" in output
     remaining = {hook["id"] for hook in _hooks(bigcommerce_sandbox)}
     assert obsolete["id"] not in remaining
     assert foreign["id"] in remaining
-    assert "store/product/updated" not in _ours(bigcommerce_sandbox)
+    assert "store/product/inventory/updated" not in _ours(bigcommerce_sandbox)
 
 
 def test_delete_removes_only_b2s_hooks(sandbox_store, bigcommerce_sandbox):

@@ -157,6 +157,8 @@ DIGITAL_PRODUCTS = (
 )
 SIZES = ("S", "M", "L", "XL")
 COLORS = ("Black", "Natural", "Navy", "Olive")
+CHURN_ADJECTIVES = ("Renewed", "Everyday", "Signature", "Pocket", "Deluxe", "Field", "Ultra-light", "Café")
+CHURN_VALUES = ("Edition", "Pack", "Bundle", "Refill")
 CUSTOM_ITEMS = (("Custom Engraving", "12.00"), ("Gift Message Card", "3.50"), ("Monogram Service", "8.00"))
 
 
@@ -365,17 +367,18 @@ def price_check(value: Any, name: str) -> Decimal:
     return price
 
 
-def sku_check(data: StoreData, sku: str, *, allowed: ProductVariant | Product | None = None) -> None:
-    """BigCommerce SKUs are unique across products and variants, regardless of letter case."""
+def sku_check(data: StoreData, sku: str, *, product_id: int = 0, variant_id: int = 0) -> None:
+    """BigCommerce SKUs are unique across products and variants, regardless of letter case (the product
+    ``product_id`` and its base variant, or the variant ``variant_id``, may keep theirs)."""
     if not sku.strip() or len(sku) > 255:
         raise ValueError("a SKU has 1 to 255 characters")
     wanted = sku.lower()
     for product in data.catalog:
-        if product is not allowed and product.sku.lower() == wanted:
+        if product.id != product_id and product.sku.lower() == wanted:
             raise ValueError(f"the SKU {sku!r} is taken by product {product.id}")
         for variant in product.variants:
-            owner_is_product = variant.is_base and allowed is product
-            if variant is not allowed and not owner_is_product and variant.sku.lower() == wanted:
+            mine = variant.id == variant_id or (variant.is_base and product.id == product_id)
+            if not mine and variant.sku.lower() == wanted:
                 raise ValueError(f"the SKU {sku!r} is taken by variant {variant.id}")
 
 
@@ -395,6 +398,8 @@ def variant_build(data: StoreData, product: Product, entry: dict[str, Any]) -> P
     option_id = existing[0].option_id if existing else 100 + product.id
     sku = str(entry.get("sku") or f"{product.sku}-{option_value[:3].upper()}")
     sku_check(data, sku)
+    if any(variant.sku.lower() == sku.lower() for variant in existing):
+        raise ValueError(f"the SKU {sku!r} is taken by another variant of this product")
     price = entry.get("price")
     return ProductVariant(
         id=data.counters.take("variant"),

@@ -165,6 +165,7 @@ API_RULES = Map(
         Rule("/v2/orders/<int:order_id>/consignments", endpoint="order_consignments", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>/coupons", endpoint="order_coupons", methods=["GET"]),
         Rule("/v2/order_statuses", endpoint="order_statuses", methods=["GET"]),
+        Rule("/v2/currencies", endpoint="currencies", methods=["GET"]),
         Rule("/v3/carts/<cart_id>", endpoint="cart_get", methods=["GET"]),
         Rule("/v3/catalog/products", endpoint="products_list", methods=["GET"]),
         Rule("/v3/catalog/products/<int:product_id>", endpoint="product_get", methods=["GET"]),
@@ -1248,56 +1249,59 @@ class BigCommerceSandbox:
             if action in ("hide", "delete") and sellable <= CHURN_MIN_SELLABLE:
                 action = "price"
             record: dict[str, Any] = {"action": action, "product_id": product_id}
-            if action == "rename":
-                name = f"{rng.choice(generator.CHURN_ADJECTIVES)} {rng.choice(generator.PRODUCT_WORDS)[1]}"
-                self.product_update(product_id, name=f"{name} {serial}-{len(done)}")
-            elif action == "price":
-                record["price"] = f"{rng.randint(5, 240)}.{rng.choice(('00', '50', '95', '99'))}"
-                self.product_update(product_id, price=record["price"])
-            elif action == "sku":
-                record["sku"] = f"CH-{product_id}-{rng.randint(1000, 9999)}"
-                if simple:
-                    self.product_update(product_id, sku=record["sku"])
-                else:
+            try:
+                if action == "rename":
+                    name = f"{rng.choice(generator.CHURN_ADJECTIVES)} {rng.choice(generator.PRODUCT_WORDS)[1]}"
+                    self.product_update(product_id, name=f"{name} {serial}-{len(done)}")
+                elif action == "price":
+                    record["price"] = f"{rng.randint(5, 240)}.{rng.choice(('00', '50', '95', '99'))}"
+                    self.product_update(product_id, price=record["price"])
+                elif action == "sku":
+                    record["sku"] = f"CH-{product_id}-{rng.randint(1000, 9999)}"
+                    if simple:
+                        self.product_update(product_id, sku=record["sku"])
+                    else:
+                        record["variant_id"] = rng.choice(variant_ids)
+                        self.variant_update(product_id, record["variant_id"], sku=record["sku"])
+                elif action == "variant_price" and not simple:
                     record["variant_id"] = rng.choice(variant_ids)
-                    self.variant_update(product_id, record["variant_id"], sku=record["sku"])
-            elif action == "variant_price" and not simple:
-                record["variant_id"] = rng.choice(variant_ids)
-                record["price"] = rng.choice((None, f"{rng.randint(5, 240)}.00"))
-                self.variant_update(product_id, record["variant_id"], price=record["price"])
-            elif action == "variant_add":
-                with self._lock:
-                    taken = {v.option_value for v in self._product(product_id).variants}
-                    option = next(
-                        (v.option_name for v in self._product(product_id).variants if not v.is_base), "Edition"
-                    )
-                value = f"{rng.choice(generator.CHURN_VALUES)} {len(taken) + 1}"
-                price = rng.choice((None, f"{rng.randint(5, 240)}.00"))
-                created = self.variant_create(product_id, option_name=option, option_value=value, price=price)
-                record.update(variant_id=created["id"], option_value=value, price=price)
-            elif action == "variant_remove" and not simple:
-                record["variant_id"] = rng.choice(variant_ids)
-                self.variant_delete(product_id, record["variant_id"])
-            elif action == "hide":
-                record["is_visible"] = not visible
-                self.product_update(product_id, is_visible=not visible)
-            elif action == "delete":
-                self.product_delete(product_id)
-            elif action == "create":
-                spec: dict[str, Any] = {
-                    "name": f"{rng.choice(generator.CHURN_ADJECTIVES)} {rng.choice(generator.PRODUCT_WORDS)[1]}"
-                    f" {serial}",
-                    "price": f"{rng.randint(5, 240)}.00",
-                }
-                if rng.random() < 0.5:
-                    spec["variants"] = [
-                        {"option_name": "Size", "option_value": size, "price": rng.choice((None, "99.00"))}
-                        for size in generator.SIZES[: rng.randint(1, 4)]
-                    ]
-                record["product_id"] = self.product_create(spec)["id"]
-            else:  # a variant change drawn for a product without options: change its price instead
-                record.update(action="price", price=f"{rng.randint(5, 240)}.00")
-                self.product_update(product_id, price=record["price"])
+                    record["price"] = rng.choice((None, f"{rng.randint(5, 240)}.00"))
+                    self.variant_update(product_id, record["variant_id"], price=record["price"])
+                elif action == "variant_add":
+                    with self._lock:
+                        taken = {v.option_value for v in self._product(product_id).variants}
+                        option = next(
+                            (v.option_name for v in self._product(product_id).variants if not v.is_base), "Edition"
+                        )
+                    value = f"{rng.choice(generator.CHURN_VALUES)} {len(taken) + 1}"
+                    price = rng.choice((None, f"{rng.randint(5, 240)}.00"))
+                    created = self.variant_create(product_id, option_name=option, option_value=value, price=price)
+                    record.update(variant_id=created["id"], option_value=value, price=price)
+                elif action == "variant_remove" and not simple:
+                    record["variant_id"] = rng.choice(variant_ids)
+                    self.variant_delete(product_id, record["variant_id"])
+                elif action == "hide":
+                    record["is_visible"] = not visible
+                    self.product_update(product_id, is_visible=not visible)
+                elif action == "delete":
+                    self.product_delete(product_id)
+                elif action == "create":
+                    spec: dict[str, Any] = {
+                        "name": f"{rng.choice(generator.CHURN_ADJECTIVES)} {rng.choice(generator.PRODUCT_WORDS)[1]}"
+                        f" {serial}",
+                        "price": f"{rng.randint(5, 240)}.00",
+                    }
+                    if rng.random() < 0.5:
+                        spec["variants"] = [
+                            {"option_name": "Size", "option_value": size, "price": rng.choice((None, "99.00"))}
+                            for size in generator.SIZES[: rng.randint(1, 4)]
+                        ]
+                    record["product_id"] = self.product_create(spec)["id"]
+                else:  # a variant change drawn for a product without options: change its price instead
+                    record.update(action="price", price=f"{rng.randint(5, 240)}.00")
+                    self.product_update(product_id, price=record["price"])
+            except ControlError as exc:  # e.g. a drawn SKU already taken: nothing changed
+                record["refused"] = exc.message
             done.append(record)
         return done
 
@@ -1745,6 +1749,11 @@ class BigCommerceSandbox:
                 for status_id, (name, description) in ORDER_STATUSES.items()
             ]
         )
+
+    def _api_currencies(self, request: Request) -> Response:
+        """The store's currencies: USD the default (catalog prices are in it), EUR and GBP transactional,
+        auto-converted from the catalog price at a static rate (the rates orders are priced with)."""
+        return self._json(render.currencies_v2())
 
     # -- v3
     @staticmethod

@@ -157,6 +157,8 @@ DIGITAL_PRODUCTS = (
 )
 SIZES = ("S", "M", "L", "XL")
 COLORS = ("Black", "Natural", "Navy", "Olive")
+CHURN_ADJECTIVES = ("Renewed", "Everyday", "Signature", "Pocket", "Deluxe", "Field", "Ultra-light", "Café")
+CHURN_VALUES = ("Edition", "Pack", "Bundle", "Refill")
 CUSTOM_ITEMS = (("Custom Engraving", "12.00"), ("Gift Message Card", "3.50"), ("Monogram Service", "8.00"))
 
 
@@ -365,18 +367,27 @@ def price_check(value: Any, name: str) -> Decimal:
     return price
 
 
-def sku_check(data: StoreData, sku: str, *, allowed: ProductVariant | Product | None = None) -> None:
-    """BigCommerce SKUs are unique across products and variants, regardless of letter case."""
+def sku_check(data: StoreData, sku: str, *, product_id: int = 0, variant_id: int = 0) -> None:
+    """BigCommerce SKUs are unique across products and variants, regardless of letter case (the product
+    ``product_id`` and its base variant, or the variant ``variant_id``, may keep theirs)."""
     if not sku.strip() or len(sku) > 255:
         raise ValueError("a SKU has 1 to 255 characters")
     wanted = sku.lower()
     for product in data.catalog:
-        if product is not allowed and product.sku.lower() == wanted:
+        if product.id != product_id and product.sku.lower() == wanted:
             raise ValueError(f"the SKU {sku!r} is taken by product {product.id}")
         for variant in product.variants:
-            owner_is_product = variant.is_base and allowed is product
-            if variant is not allowed and not owner_is_product and variant.sku.lower() == wanted:
+            mine = variant.id == variant_id or (variant.is_base and product.id == product_id)
+            if not mine and variant.sku.lower() == wanted:
                 raise ValueError(f"the SKU {sku!r} is taken by variant {variant.id}")
+
+
+def _sku_taken(data: StoreData, siblings: list[ProductVariant], sku: str) -> bool:
+    try:
+        sku_check(data, sku)
+    except ValueError:
+        return True
+    return any(variant.sku.lower() == sku.lower() for variant in siblings)
 
 
 def variant_build(data: StoreData, product: Product, entry: dict[str, Any]) -> ProductVariant:
@@ -393,11 +404,16 @@ def variant_build(data: StoreData, product: Product, entry: dict[str, Any]) -> P
     if any(variant.option_value.lower() == option_value.lower() for variant in existing):
         raise ValueError(f"the product already has a variant {option_name} {option_value!r}")
     option_id = existing[0].option_id if existing else 100 + product.id
+    variant_id = data.counters.take("variant")
     sku = str(entry.get("sku") or f"{product.sku}-{option_value[:3].upper()}")
+    if not entry.get("sku") and _sku_taken(data, existing, sku):
+        sku = f"{sku}-{variant_id}"  # a generated SKU never collides
     sku_check(data, sku)
+    if _sku_taken(data, existing, sku):
+        raise ValueError(f"the SKU {sku!r} is taken by another variant of this product")
     price = entry.get("price")
     return ProductVariant(
-        id=data.counters.take("variant"),
+        id=variant_id,
         sku=sku,
         option_name=option_name,
         option_value=option_value,
@@ -520,6 +536,29 @@ def _address_merge(address: Address, overrides: dict[str, Any] | None) -> Addres
     return address
 
 
+def variant_options(variant: ProductVariant) -> list[dict[str, Any]]:
+    """An order line's ``product_options`` for the variant sold (none for a base variant)."""
+    if not variant.option_name:
+        return []
+    return [
+        {
+            "id": variant.value_id,
+            "option_id": variant.option_id,
+            "product_option_id": 100 + variant.option_id,
+            "display_name": variant.option_name,
+            "display_name_customer": variant.option_name,
+            "display_name_merchant": variant.option_name,
+            "display_value": variant.option_value,
+            "display_value_customer": variant.option_value,
+            "display_value_merchant": variant.option_value,
+            "value": str(variant.value_id),
+            "type": "Multiple choice" if variant.option_name == "Size" else "Swatch",
+            "name": variant.option_name,
+            "display_style": "Rectangle" if variant.option_name == "Size" else "Swatch",
+        }
+    ]
+
+
 def _line_from_product(
     data: StoreData,
     rng: random.Random,
@@ -533,25 +572,7 @@ def _line_from_product(
     variant = rng.choice(product.variants)
     if variant_id:
         variant = next((v for v in product.variants if v.id == variant_id), variant)
-    options = []
-    if variant.option_name:
-        options.append(
-            {
-                "id": variant.value_id,
-                "option_id": variant.option_id,
-                "product_option_id": 100 + variant.option_id,
-                "display_name": variant.option_name,
-                "display_name_customer": variant.option_name,
-                "display_name_merchant": variant.option_name,
-                "display_value": variant.option_value,
-                "display_value_customer": variant.option_value,
-                "display_value_merchant": variant.option_value,
-                "value": str(variant.value_id),
-                "type": "Multiple choice" if variant.option_name == "Size" else "Swatch",
-                "name": variant.option_name,
-                "display_style": "Rectangle" if variant.option_name == "Size" else "Swatch",
-            }
-        )
+    options = variant_options(variant)
     price = money(product.variant_price(variant) * PRICE_RATE[currency])
     return Line(
         id=data.counters.take("line"),
@@ -649,11 +670,13 @@ def lines_from_spec(
             raise ValueError("a product not in the sandbox catalog needs price_ex_tax or price_inc_tax")
         if price_ex < 0 or price_tax < 0:
             raise ValueError("prices cannot be negative")
+        variant_id = int(spec.get("variant_id") or 0)
+        sold = next((v for v in product.variants if v.id == variant_id), None) if product else None
         lines.append(
             Line(
                 id=data.counters.take("line"),
                 product_id=product_id,
-                variant_id=int(spec.get("variant_id") or 0),
+                variant_id=variant_id,
                 name=str(spec.get("name") or (product.name if product else f"Product {product_id}")),
                 sku=str(spec.get("sku", product.sku if product else "")),
                 type=str(spec.get("type", product.type if product else "physical")),
@@ -663,6 +686,8 @@ def lines_from_spec(
                 brand=product.brand if product else "",
                 weight=product.weight if product else ZERO,
                 cost_price=money(price_ex * Decimal("0.45")),
+                options=variant_options(sold) if sold else [],
+                option_set_id=product.option_set_id if sold and product else None,
             )
         )
     if not lines:

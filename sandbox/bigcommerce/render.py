@@ -684,3 +684,40 @@ def product_v3(product: Product, *, include: frozenset[str] = frozenset()) -> di
     if "images" in include:
         body["images"] = []
     return body
+
+
+# code -> (name, token, country, default for countries)
+CURRENCY_DISPLAY = {
+    "USD": ("US Dollar", "$", "US", ["US", "CA"]),
+    "EUR": ("Euro", "€", "", ["DE", "FR", "NL", "IE"]),
+    "GBP": ("Pound Sterling", "£", "GB", ["GB"]),
+}
+
+
+def currencies_v2() -> list[dict[str, Any]]:
+    """``GET /v2/currencies`` (``currency_Full``): the exchange rate is "the amount of this currency
+    equivalent to one unit of the default currency", a string."""
+    body = []
+    for code, (currency_id, rate) in CURRENCIES.items():
+        name, token, country, countries = CURRENCY_DISPLAY[code]
+        body.append(
+            {
+                "id": currency_id,
+                "is_default": code == STORE_DEFAULT_CURRENCY,
+                "last_updated": "Fri, 01 Mar 2024 09:00:00 +0000",
+                "country_iso2": country,
+                "default_for_country_codes": countries,
+                "currency_code": code,
+                "currency_exchange_rate": rate,
+                "name": name,
+                "token": token,
+                "auto_update": False,
+                "token_location": "left",
+                "decimal_token": ".",
+                "thousands_token": ",",
+                "decimal_places": 2,
+                "enabled": True,
+                "is_transactional": True,
+            }
+        )
+    return body

@@ -245,3 +245,23 @@ def test_order_lines_refer_to_the_catalog(bigcommerce_sandbox, api):
                 assert float(line["base_price"]) == variant["calculated_price"]
             checked += 1
     assert checked > 60
+
+
+def test_currencies_convert_the_catalog_price(bigcommerce_sandbox, api):
+    """Catalog prices are in the default currency; the other transactional currencies are auto-converted
+    at the store's rate, which is what orders in those currencies are priced with."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = bigcommerce_sandbox.ca_path
+    answer = session.get(
+        f"{bigcommerce_sandbox.url}/stores/sandbox/v2/currencies", headers={"X-Auth-Token": "sandbox-token"}
+    )
+    assert answer.status_code == 200
+    rates = {c["currency_code"]: (c["is_default"], c["currency_exchange_rate"]) for c in answer.json()}
+    assert rates == {"USD": (True, "1.0000000000"), "EUR": (False, "0.9200000000"), "GBP": (False, "0.7900000000")}
+    app = bigcommerce_sandbox.app
+    app.product_update(80, price="45.50")
+    placed = app.order_create(products=[{"product_id": 80}], currency_code="GBP", tax_rate="0", coupon_code="")
+    lines = next(entry["lines"] for entry in app.state()["orders"] if entry["order"]["id"] == placed["id"])
+    assert api("/products/80")["data"]["price"] == 45.5
+    assert lines[0]["base_price"] == "35.9500"  # 45.50 x 0.79 = 35.945, half up

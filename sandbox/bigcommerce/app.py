@@ -31,7 +31,6 @@ from werkzeug.wrappers import Request, Response
 from sandbox.bigcommerce import generator, ops, render
 from sandbox.bigcommerce.limits import Faults, Quota, RateLimiter
 from sandbox.bigcommerce.store import (
-    CURRENCIES,
     ORDER_STATUSES,
     ZERO,
     Cart,
@@ -1735,24 +1734,6 @@ class BigCommerceSandbox:
         with self._lock:
             coupons = render.coupons_v2(self._api_order(order_id))
         return self._json(coupons) if coupons else self._no_content()
-
-    def _api_currencies(self, request: Request) -> Response:
-        """GET /v2/currencies: the store's currencies, USD the default, at the rates the generator prices with."""
-        return self._json(
-            [
-                {
-                    "id": currency_id,
-                    "is_default": code == "USD",
-                    "currency_code": code,
-                    "currency_exchange_rate": rate,
-                    "name": code,
-                    "auto_update": False,
-                    "enabled": True,
-                    "is_transactional": True,
-                }
-                for code, (currency_id, rate) in CURRENCIES.items()
-            ]
-        )
 
     def _api_order_statuses(self, request: Request) -> Response:
         return self._json(

@@ -98,7 +98,7 @@ class AnalyticsDashboardAdmin(ReadOnlyAdmin):
                 color="#b5651d",
             ),
             "top": bar_chart_svg(
-                [(row.customer_key, row.clv) for row in data.top],
+                [(row.name, row.clv) for row in data.top],
                 title="Top customers by lifetime value",
                 color="#7a4b9a",
             ),
@@ -111,6 +111,7 @@ class AnalyticsDashboardAdmin(ReadOnlyAdmin):
             "selected": selected,
             "data": data,
             "charts": charts,
+            "currency_label": data.currency or ("mixed currencies" if data.currencies else "store currency"),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "analytics/dashboard.html", context)

@@ -227,6 +227,35 @@ def store_drive(
     return log
 
 
+def catalog_drive(
+    *,
+    control: StoreControl,
+    seconds: float,
+    tick: float = 1.0,
+    seed: int | None = None,
+    say: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Edit the stand-in's catalog for ``seconds``, one random change a tick (renames, price changes, SKU
+    changes, variants added and removed, products hidden, shown, created, deleted): each fires its
+    ``store/product/*`` or ``store/sku/*`` webhooks. Run it next to :func:`store_drive` (another thread) to
+    have orders arrive while the catalog changes. Returns the changes made, in order."""
+    changes: list[dict[str, Any]] = []
+    deadline = time.monotonic() + seconds
+    step = 0
+    while True:
+        body: dict[str, Any] = {"changes": 1}
+        if seed is not None:
+            body["seed"] = seed + step
+        for change in control.call("POST", "catalog/churn", body):
+            changes.append(change)
+            say(f"  catalog: {change['action']} product {change['product_id']}")
+        step += 1
+        if time.monotonic() + tick > deadline:
+            break
+        time.sleep(tick)
+    return changes
+
+
 def queue_settle(*, control: StoreControl, web_address: str, timeout: float = SETTLE_TIMEOUT_SECONDS) -> bool:
     """Wait until the stand-in delivered every webhook and b2s worked off its queue."""
     deadline = time.monotonic() + timeout

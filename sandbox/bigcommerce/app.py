@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from decimal import InvalidOperation
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
@@ -37,6 +38,8 @@ from sandbox.bigcommerce.store import (
     Customer,
     Hook,
     Order,
+    Product,
+    ProductVariant,
     StoreData,
     date_parse,
     money,
@@ -110,6 +113,32 @@ CART_UPDATE_FIELDS = {
     "updated_time",
 }
 CART_ITEM_UPDATE_FIELDS = {"id", "quantity", "list_price", "sale_price"}
+PRODUCT_UPDATE_FIELDS = {
+    "name",
+    "price",
+    "description",
+    "is_visible",
+    "sku",
+    "sale_price",
+    "retail_price",
+    "cost_price",
+    "weight",
+    "inventory_level",
+}
+VARIANT_UPDATE_FIELDS = {"price", "sku", "purchasing_disabled"}
+# What ``catalog_churn`` does, by weight.
+CHURN_WEIGHTS = {
+    "rename": 20,
+    "price": 20,
+    "sku": 5,
+    "variant_price": 10,
+    "variant_add": 10,
+    "variant_remove": 8,
+    "hide": 10,
+    "delete": 3,
+    "create": 8,
+}
+CHURN_MIN_SELLABLE = 10
 CUSTOMER_UPDATE_FIELDS = {
     "email",
     "first_name",
@@ -136,7 +165,17 @@ API_RULES = Map(
         Rule("/v2/orders/<int:order_id>/consignments", endpoint="order_consignments", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>/coupons", endpoint="order_coupons", methods=["GET"]),
         Rule("/v2/order_statuses", endpoint="order_statuses", methods=["GET"]),
+        Rule("/v2/currencies", endpoint="currencies", methods=["GET"]),
         Rule("/v3/carts/<cart_id>", endpoint="cart_get", methods=["GET"]),
+        Rule("/v3/catalog/products", endpoint="products_list", methods=["GET"]),
+        Rule("/v3/catalog/products/<int:product_id>", endpoint="product_get", methods=["GET"]),
+        Rule("/v3/catalog/products/<int:product_id>/variants", endpoint="product_variants", methods=["GET"]),
+        Rule(
+            "/v3/catalog/products/<int:product_id>/variants/<int:variant_id>",
+            endpoint="product_variant",
+            methods=["GET"],
+        ),
+        Rule("/v3/catalog/variants", endpoint="variants_list", methods=["GET"]),
         Rule("/v3/customers", endpoint="customers_list", methods=["GET"]),
         Rule("/v3/orders/<int:order_id>/payment_actions/refunds", endpoint="order_refunds", methods=["GET"]),
         Rule("/v3/orders/payment_actions/refunds", endpoint="refunds_list", methods=["GET"]),
@@ -179,9 +218,37 @@ CONTROL_RULES = Map(
         Rule("/__sandbox__/carts/<cart_id>/abandon", endpoint="cart_abandon", methods=["POST"]),
         Rule("/__sandbox__/carts/<cart_id>/convert", endpoint="cart_convert", methods=["POST"]),
         Rule("/__sandbox__/hooks/<int:hook_id>", endpoint="hook_signing_set", methods=["POST"]),
+        Rule("/__sandbox__/products", endpoint="product_create", methods=["POST"]),
+        Rule("/__sandbox__/products/<int:product_id>", endpoint="product_update", methods=["POST"]),
+        Rule("/__sandbox__/products/<int:product_id>", endpoint="product_delete", methods=["DELETE"]),
+        Rule("/__sandbox__/products/<int:product_id>/variants", endpoint="variant_create", methods=["POST"]),
+        Rule(
+            "/__sandbox__/products/<int:product_id>/variants/<int:variant_id>",
+            endpoint="variant_update",
+            methods=["POST"],
+        ),
+        Rule(
+            "/__sandbox__/products/<int:product_id>/variants/<int:variant_id>",
+            endpoint="variant_delete",
+            methods=["DELETE"],
+        ),
+        Rule("/__sandbox__/catalog/churn", endpoint="catalog_churn", methods=["POST"]),
     ],
     strict_slashes=False,
 )
+
+# sort= of GET /v3/catalog/products (the documented values), with the product's id breaking ties.
+PRODUCT_SORTS: dict[str, Callable[[Product], Any]] = {
+    "id": lambda p: p.id,
+    "name": lambda p: p.name.lower(),
+    "sku": lambda p: p.sku.lower(),
+    "price": lambda p: p.price,
+    "date_modified": lambda p: p.date_modified,
+    "date_last_imported": lambda p: p.date_modified,
+    "inventory_level": lambda p: p.inventory_level,
+    "is_visible": lambda p: p.is_visible,
+    "total_sold": lambda p: 0,
+}
 
 
 def _within(value: Any, low: Any, high: Any) -> bool:
@@ -294,6 +361,7 @@ class BigCommerceSandbox:
         )
         self._data = self._data_initial()
         self._rng = random.Random((seed or 0) + 7919)
+        self._churn_rng = random.Random((seed or 0) + 104729)
 
     # ================================================================ lifecycle and settings
     def _data_initial(self) -> StoreData:
@@ -374,6 +442,7 @@ class BigCommerceSandbox:
             self.settings = dataclasses.replace(self._defaults, delivery=dataclasses.replace(self._defaults.delivery))
             self._data = self._data_initial()
             self._rng = random.Random((self._initial["seed"] or 0) + 7919)
+            self._churn_rng = random.Random((self._initial["seed"] or 0) + 104729)
             self._calls.clear()
             self._events.clear()
             self._event_seq = 0
@@ -408,6 +477,7 @@ class BigCommerceSandbox:
             "carts": len(self._data.carts),
             "refunds": len(self._data.refunds),
             "hooks": len(self._data.hooks),
+            "products": len(self._data.catalog),
         }
 
     # ================================================================ read-only Python views
@@ -435,6 +505,8 @@ class BigCommerceSandbox:
                     for order in data.orders.values()
                 ],
                 "carts": [render.cart_v3(cart) for cart in data.carts.values()],
+                "products": [render.product_v3(p, include=frozenset({"variants"})) for p in data.catalog],
+                "deleted_products": sorted(data.deleted_products),
                 "hooks": [self._hook_view(hook) for hook in data.hooks.values()],
                 "faults": self._faults.listing(),
                 "settings": self.settings_view(),
@@ -967,6 +1039,272 @@ class BigCommerceSandbox:
         )
         return body
 
+    # ---------------------------------------------------------------- catalog
+    def _product(self, product_id: int) -> Product:
+        product = self._data.product(int(product_id))
+        if product is None:
+            raise ControlError(404, f"no product {product_id}")
+        return product
+
+    @staticmethod
+    def _sku_event(action: str, product: Product, variant: ProductVariant) -> tuple[str, dict[str, Any]]:
+        return (
+            f"store/sku/{action}",
+            {"type": "sku", "id": variant.sku_id, "sku": {"product_id": product.id, "variant_id": variant.id}},
+        )
+
+    @staticmethod
+    def _product_event(action: str, product: Product) -> tuple[str, dict[str, Any]]:
+        return (f"store/product/{action}", {"type": "product", "id": product.id})
+
+    def _product_view(self, product: Product) -> dict[str, Any]:
+        return render.product_v3(product, include=frozenset({"variants"}))
+
+    def product_create(self, spec: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        """Create a catalog product (``generator.product_build`` spec: name and price required); fires
+        store/product/created, then store/sku/created for each option variant. Returns the v3 product with
+        its variants."""
+        merged = {**(spec or {}), **fields}
+        with self._lock:
+            try:
+                product = generator.product_build(self._data, merged, now=self._now())
+            except (ValueError, TypeError, KeyError, InvalidOperation) as exc:
+                raise ControlError(400, str(exc)) from exc
+            self._data.catalog.append(product)
+            events = [self._product_event("created", product)]
+            events += [self._sku_event("created", product, v) for v in product.variants if not v.is_base]
+            body = self._product_view(product)
+        self._fire(events)
+        return body
+
+    def product_update(self, product_id: int, **fields: Any) -> dict[str, Any]:
+        """Change a product's ``PRODUCT_UPDATE_FIELDS`` (prices in the store's default currency); fires
+        store/product/updated. A product's SKU is its base variant's SKU too."""
+        unknown = set(fields) - PRODUCT_UPDATE_FIELDS
+        if unknown:
+            raise ControlError(400, f"unknown product fields: {sorted(unknown)}")
+        if not fields:
+            raise ControlError(400, "nothing to change")
+        with self._lock:
+            current = self._product(product_id)
+            product = copy.deepcopy(current)  # a refused change changes nothing
+            try:
+                self._product_apply(product, fields)
+            except (ValueError, TypeError, InvalidOperation) as exc:
+                raise ControlError(400, str(exc)) from exc
+            product.date_modified = max(product.date_modified, self._now())
+            self._data.catalog[self._data.catalog.index(current)] = product
+            body = self._product_view(product)
+        self._fire([self._product_event("updated", product)])
+        return body
+
+    def _product_apply(self, product: Product, fields: dict[str, Any]) -> None:
+        if "name" in fields:
+            name = str(fields["name"] or "").strip()
+            if not name or len(name) > 250:
+                raise ValueError("a product needs a name of 1 to 250 characters")
+            product.name = name
+        if "sku" in fields:
+            sku = str(fields["sku"] or "")
+            generator.sku_check(self._data, sku, product_id=product.id)
+            product.sku = sku
+            if product.base_variant is not None:
+                product.base_variant.sku = sku
+        for key in ("price", "sale_price", "retail_price", "cost_price"):
+            if key in fields:
+                setattr(product, key, generator.price_check(fields[key], key))
+        if "weight" in fields:
+            product.weight = generator.price_check(fields["weight"], "weight")
+        if "description" in fields:
+            product.description = str(fields["description"] or "")
+        if "is_visible" in fields:
+            if not isinstance(fields["is_visible"], bool):
+                raise ValueError("is_visible is true or false")
+            product.is_visible = fields["is_visible"]
+        if "inventory_level" in fields:
+            product.inventory_level = int(fields["inventory_level"])
+
+    def product_delete(self, product_id: int) -> dict[str, Any]:
+        """Delete a product with its variants: the API answers 404 from then on (old order lines keep its
+        id); fires store/product/deleted only. Returns ``{"deleted": id}``."""
+        with self._lock:
+            product = self._product(product_id)
+            self._data.catalog.remove(product)
+            self._data.deleted_products[product.id] = product
+        self._fire([self._product_event("deleted", product)])
+        return {"deleted": product.id}
+
+    def variant_create(self, product_id: int, **fields: Any) -> dict[str, Any]:
+        """Add an option variant ``{option_name, option_value, sku?, price?, purchasing_disabled?}``; fires
+        store/sku/created. The first option variant of a product without options replaces its base
+        variant (as in BigCommerce; the base variant had no SKU record, so no sku event for it) and also
+        fires store/product/updated. Returns the v3 variant."""
+        with self._lock:
+            current = self._product(product_id)
+            product = copy.deepcopy(current)
+            was_simple = product.base_variant is not None
+            if was_simple:
+                product.variants = []
+            try:
+                variant = generator.variant_build(self._data, product, fields)
+            except (ValueError, TypeError, InvalidOperation) as exc:
+                raise ControlError(400, str(exc)) from exc
+            product.variants.append(variant)
+            product.date_modified = max(product.date_modified, self._now())
+            self._data.catalog[self._data.catalog.index(current)] = product
+            events = [self._sku_event("created", product, variant)]
+            if was_simple:
+                events.append(self._product_event("updated", product))
+            body = render.variant_v3(product, variant)
+        self._fire(events)
+        return body
+
+    def _variant(self, product: Product, variant_id: int) -> ProductVariant:
+        variant = next((v for v in product.variants if v.id == int(variant_id)), None)
+        if variant is None:
+            raise ControlError(404, f"no variant {variant_id} of product {product.id}")
+        return variant
+
+    def variant_update(self, product_id: int, variant_id: int, **fields: Any) -> dict[str, Any]:
+        """Change a variant's ``price`` (null: inherit the product's), ``sku`` or ``purchasing_disabled``;
+        fires store/sku/updated. A base variant *is* its product: its price and SKU are the product's, and
+        the change fires store/product/updated instead. Returns the v3 variant."""
+        unknown = set(fields) - VARIANT_UPDATE_FIELDS
+        if unknown:
+            raise ControlError(400, f"unknown variant fields: {sorted(unknown)}")
+        with self._lock:
+            current = self._product(product_id)
+            product = copy.deepcopy(current)
+            variant = self._variant(product, variant_id)
+            try:
+                if variant.is_base:
+                    changes = {key: value for key, value in fields.items() if key != "purchasing_disabled"}
+                    if changes.get("price", 0) is None:
+                        raise ValueError("a base variant's price is its product's: it cannot be null")
+                    self._product_apply(product, changes)
+                else:
+                    if "sku" in fields:
+                        generator.sku_check(self._data, str(fields["sku"] or ""), variant_id=variant.id)
+                        variant.sku = str(fields["sku"])
+                    if "price" in fields:
+                        price = fields["price"]
+                        variant.price = None if price is None else generator.price_check(price, "price")
+                if "purchasing_disabled" in fields:
+                    variant.purchasing_disabled = bool(fields["purchasing_disabled"])
+            except (ValueError, TypeError, InvalidOperation) as exc:
+                raise ControlError(400, str(exc)) from exc
+            product.date_modified = max(product.date_modified, self._now())
+            self._data.catalog[self._data.catalog.index(current)] = product
+            event = (
+                self._product_event("updated", product)
+                if variant.is_base
+                else self._sku_event("updated", product, variant)
+            )
+            body = render.variant_v3(product, variant)
+        self._fire([event])
+        return body
+
+    def variant_delete(self, product_id: int, variant_id: int) -> dict[str, Any]:
+        """Delete an option variant; fires store/sku/deleted. Deleting the last one leaves the product
+        without options: it gets a new base variant (its own SKU, no SKU record) and store/product/updated
+        fires too. A base variant cannot be deleted (400: delete the product). Returns the v3 product."""
+        with self._lock:
+            current = self._product(product_id)
+            product = copy.deepcopy(current)
+            variant = self._variant(product, variant_id)
+            if variant.is_base:
+                raise ControlError(400, "a base variant cannot be deleted; delete the product")
+            product.variants.remove(variant)
+            events = [self._sku_event("deleted", product, variant)]
+            if not product.variants:
+                product.variants.append(ProductVariant(self._data.counters.take("variant"), product.sku, "", "", 0, 0))
+                product.option_set_id = None
+                events.append(self._product_event("updated", product))
+            product.date_modified = max(product.date_modified, self._now())
+            self._data.catalog[self._data.catalog.index(current)] = product
+            body = self._product_view(product)
+        self._fire(events)
+        return body
+
+    def catalog_churn(self, *, changes: int = 1, seed: int | None = None) -> list[dict[str, Any]]:
+        """Make ``changes`` random catalog changes, as a merchant editing the catalog would, each through
+        the methods above (so each fires its webhooks): renames, price changes (product or variant),
+        SKU changes, variants added or removed, products hidden or shown again, created, deleted. At
+        least ``CHURN_MIN_SELLABLE`` visible products always stay. Returns what was done:
+        ``[{"action", "product_id", "variant_id"?, ...}]``. ``seed`` makes a run repeatable.
+        """
+        rng = random.Random(seed) if seed is not None else self._churn_rng
+        done: list[dict[str, Any]] = []
+        for _ in range(max(0, int(changes))):
+            with self._lock:
+                # Snapshot the choices under the lock; the change itself takes the lock again.
+                live = [
+                    (p.id, p.is_visible, p.base_variant is not None, [v.id for v in p.variants])
+                    for p in self._data.catalog
+                ]
+                sellable = sum(1 for _, visible, _, _ in live if visible)
+                serial = self._data.counters.product
+            action = generator.weighted(rng, CHURN_WEIGHTS)
+            product_id, visible, simple, variant_ids = rng.choice(live)
+            if action in ("hide", "delete") and sellable <= CHURN_MIN_SELLABLE:
+                action = "price"
+            record: dict[str, Any] = {"action": action, "product_id": product_id}
+            try:
+                if action == "rename":
+                    name = f"{rng.choice(generator.CHURN_ADJECTIVES)} {rng.choice(generator.PRODUCT_WORDS)[1]}"
+                    self.product_update(product_id, name=f"{name} {serial}-{len(done)}")
+                elif action == "price":
+                    record["price"] = f"{rng.randint(5, 240)}.{rng.choice(('00', '50', '95', '99'))}"
+                    self.product_update(product_id, price=record["price"])
+                elif action == "sku":
+                    record["sku"] = f"CH-{product_id}-{rng.randint(1000, 9999)}"
+                    if simple:
+                        self.product_update(product_id, sku=record["sku"])
+                    else:
+                        record["variant_id"] = rng.choice(variant_ids)
+                        self.variant_update(product_id, record["variant_id"], sku=record["sku"])
+                elif action == "variant_price" and not simple:
+                    record["variant_id"] = rng.choice(variant_ids)
+                    record["price"] = rng.choice((None, f"{rng.randint(5, 240)}.00"))
+                    self.variant_update(product_id, record["variant_id"], price=record["price"])
+                elif action == "variant_add":
+                    with self._lock:
+                        taken = {v.option_value for v in self._product(product_id).variants}
+                        option = next(
+                            (v.option_name for v in self._product(product_id).variants if not v.is_base), "Edition"
+                        )
+                    value = f"{rng.choice(generator.CHURN_VALUES)} {len(taken) + 1}"
+                    price = rng.choice((None, f"{rng.randint(5, 240)}.00"))
+                    created = self.variant_create(product_id, option_name=option, option_value=value, price=price)
+                    record.update(variant_id=created["id"], option_value=value, price=price)
+                elif action == "variant_remove" and not simple:
+                    record["variant_id"] = rng.choice(variant_ids)
+                    self.variant_delete(product_id, record["variant_id"])
+                elif action == "hide":
+                    record["is_visible"] = not visible
+                    self.product_update(product_id, is_visible=not visible)
+                elif action == "delete":
+                    self.product_delete(product_id)
+                elif action == "create":
+                    spec: dict[str, Any] = {
+                        "name": f"{rng.choice(generator.CHURN_ADJECTIVES)} {rng.choice(generator.PRODUCT_WORDS)[1]}"
+                        f" {serial}",
+                        "price": f"{rng.randint(5, 240)}.00",
+                    }
+                    if rng.random() < 0.5:
+                        spec["variants"] = [
+                            {"option_name": "Size", "option_value": size, "price": rng.choice((None, "99.00"))}
+                            for size in generator.SIZES[: rng.randint(1, 4)]
+                        ]
+                    record["product_id"] = self.product_create(spec)["id"]
+                else:  # a variant change drawn for a product without options: change its price instead
+                    record.update(action="price", price=f"{rng.randint(5, 240)}.00")
+                    self.product_update(product_id, price=record["price"])
+            except ControlError as exc:  # e.g. a drawn SKU already taken: nothing changed
+                record["refused"] = exc.message
+            done.append(record)
+        return done
+
     def hook_create(
         self, scope: str, destination: str, *, headers: dict[str, str] | None = None, is_active: bool = True
     ) -> dict[str, Any]:
@@ -1412,6 +1750,11 @@ class BigCommerceSandbox:
             ]
         )
 
+    def _api_currencies(self, request: Request) -> Response:
+        """The store's currencies: USD the default (catalog prices are in it), EUR and GBP transactional,
+        auto-converted from the catalog price at a static rate (the rates orders are priced with)."""
+        return self._json(render.currencies_v2())
+
     # -- v3
     @staticmethod
     def _v3_list_arg(request: Request, name: str) -> list[str] | None:
@@ -1476,6 +1819,107 @@ class BigCommerceSandbox:
             if cart is None:
                 raise ApiError(404, "Cart not found")
             return self._json({"data": render.cart_v3(cart), "meta": {}})
+
+    # -- v3 catalog
+    def _api_products_list(self, request: Request) -> Response:
+        one = self._arg_int(request, "id")
+        ids = self._v3_int_list(request, "id:in")
+        not_ids = self._v3_int_list(request, "id:not_in")
+        id_min, id_max = self._arg_int(request, "id:min"), self._arg_int(request, "id:max")
+        id_greater, id_less = self._arg_int(request, "id:greater"), self._arg_int(request, "id:less")
+        name = request.args.get("name")
+        name_like = (request.args.get("name:like") or "").lower() or None
+        sku = (request.args.get("sku") or "").lower() or None
+        skus = [value.lower() for value in self._v3_list_arg(request, "sku:in") or []] or None
+        kind = request.args.get("type") or None
+        is_visible = self._arg_bool(request, "is_visible")
+        modified_min = self._v3_date(request, "date_modified:min")
+        modified_max = self._v3_date(request, "date_modified:max")
+        sort = request.args.get("sort") or "id"
+        direction = (request.args.get("direction") or "asc").lower()
+        if sort not in PRODUCT_SORTS or direction not in ("asc", "desc"):
+            raise ApiError(422, "The filter is invalid", errors={"sort": f"unsupported sort {sort!r} {direction!r}"})
+        include = self._includes(request)
+        page, limit = self._v3_page(request)
+        with self._lock:
+            found = [
+                product
+                for product in self._data.catalog
+                if (one is None or product.id == one)
+                and (ids is None or product.id in ids)
+                and (not_ids is None or product.id not in not_ids)
+                and (id_min is None or product.id >= id_min)
+                and (id_max is None or product.id <= id_max)
+                and (id_greater is None or product.id > id_greater)
+                and (id_less is None or product.id < id_less)
+                and (name is None or product.name == name)
+                and (name_like is None or name_like in product.name.lower())
+                and (sku is None or product.sku.lower() == sku)
+                and (skus is None or product.sku.lower() in skus)
+                and (kind is None or product.type == kind)
+                and (is_visible is None or product.is_visible == is_visible)
+                and _within(product.date_modified, modified_min, modified_max)
+            ]
+            found.sort(key=lambda p: (PRODUCT_SORTS[sort](p), p.id), reverse=direction == "desc")
+            chunk = found[(page - 1) * limit : page * limit]
+            body = {
+                "data": [render.product_v3(product, include=include) for product in chunk],
+                "meta": {"pagination": self._pagination(len(found), len(chunk), page, limit, request)},
+            }
+        return self._json(body)
+
+    def _api_product(self, product_id: int) -> Product:
+        product = self._data.product(product_id)
+        if product is None:
+            raise ApiError(404)
+        return product
+
+    def _api_product_get(self, request: Request, product_id: int) -> Response:
+        include = self._includes(request)
+        with self._lock:
+            return self._json({"data": render.product_v3(self._api_product(product_id), include=include), "meta": {}})
+
+    def _api_product_variants(self, request: Request, product_id: int) -> Response:
+        page, limit = self._v3_page(request)
+        with self._lock:
+            product = self._api_product(product_id)
+            chunk = product.variants[(page - 1) * limit : page * limit]
+            return self._json(
+                {
+                    "data": [render.variant_v3(product, variant) for variant in chunk],
+                    "meta": {"pagination": self._pagination(len(product.variants), len(chunk), page, limit, request)},
+                }
+            )
+
+    def _api_product_variant(self, request: Request, product_id: int, variant_id: int) -> Response:
+        with self._lock:
+            product = self._api_product(product_id)
+            for variant in product.variants:
+                if variant.id == variant_id:
+                    return self._json({"data": render.variant_v3(product, variant), "meta": {}})
+        raise ApiError(404)
+
+    def _api_variants_list(self, request: Request) -> Response:
+        one = self._arg_int(request, "id")
+        sku = (request.args.get("sku") or "").lower() or None
+        product_ids = self._v3_int_list(request, "product_id:in")
+        page, limit = self._v3_page(request)
+        with self._lock:
+            found = [
+                (product, variant)
+                for product in self._data.catalog
+                if product_ids is None or product.id in product_ids
+                for variant in product.variants
+                if (one is None or variant.id == one) and (sku is None or variant.sku.lower() == sku)
+            ]
+            found.sort(key=lambda pair: pair[1].id)
+            chunk = found[(page - 1) * limit : page * limit]
+            return self._json(
+                {
+                    "data": [render.variant_v3(product, variant) for product, variant in chunk],
+                    "meta": {"pagination": self._pagination(len(found), len(chunk), page, limit, request)},
+                }
+            )
 
     def _api_customers_list(self, request: Request) -> Response:
         ids = self._v3_int_list(request, "id:in")
@@ -1796,3 +2240,26 @@ class BigCommerceSandbox:
         return self.hook_signing_set(
             hook_id, sign_standard=spec.get("sign_standard"), legacy_secret=spec.get("legacy_secret")
         )
+
+    def _control_product_create(self, body: Any) -> Any:
+        return self.product_create(self._object(body))
+
+    def _control_product_update(self, body: Any, product_id: int) -> Any:
+        return self.product_update(product_id, **self._object(body))
+
+    def _control_product_delete(self, body: Any, product_id: int) -> Any:
+        return self.product_delete(product_id)
+
+    def _control_variant_create(self, body: Any, product_id: int) -> Any:
+        return self.variant_create(product_id, **self._object(body))
+
+    def _control_variant_update(self, body: Any, product_id: int, variant_id: int) -> Any:
+        return self.variant_update(product_id, variant_id, **self._object(body))
+
+    def _control_variant_delete(self, body: Any, product_id: int, variant_id: int) -> Any:
+        return self.variant_delete(product_id, variant_id)
+
+    def _control_catalog_churn(self, body: Any) -> Any:
+        spec = self._object(body)
+        seed = spec.get("seed")
+        return self.catalog_churn(changes=int(spec.get("changes", 1)), seed=None if seed is None else int(seed))

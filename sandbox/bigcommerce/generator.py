@@ -15,6 +15,7 @@ from typing import Any
 
 from sandbox.bigcommerce import ops
 from sandbox.bigcommerce.store import (
+    CATALOG_EPOCH,
     CENT,
     ORDER_STATUSES,
     ZERO,
@@ -156,6 +157,8 @@ DIGITAL_PRODUCTS = (
 )
 SIZES = ("S", "M", "L", "XL")
 COLORS = ("Black", "Natural", "Navy", "Olive")
+CHURN_ADJECTIVES = ("Renewed", "Everyday", "Signature", "Pocket", "Deluxe", "Field", "Ultra-light", "Café")
+CHURN_VALUES = ("Edition", "Pack", "Bundle", "Refill")
 CUSTOM_ITEMS = (("Custom Engraving", "12.00"), ("Gift Message Card", "3.50"), ("Monogram Service", "8.00"))
 
 
@@ -179,8 +182,21 @@ def phone(rng: random.Random) -> str:
     return f"555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"
 
 
+def _description(name: str, brand: str) -> str:
+    """A product description as merchants write them: HTML, as BigCommerce stores it."""
+    return (
+        f"<p><strong>{name}</strong> by {brand}.</p>"
+        "<ul><li>Made to last &amp; easy to care for</li><li>Ships within 2 business days</li></ul>"
+    )
+
+
 def catalog_build(rng: random.Random, data: StoreData) -> list[Product]:
-    """About 30 products: physical ones (some with size or colour variants) and a few digital ones."""
+    """About 30 live products: physical ones (some with size or colour variants) and a few digital ones,
+    then (see :func:`catalog_extras`) hidden products with their own variant prices and deleted products.
+
+    Every product has at least one variant: a product without options has its base variant (no ``sku_id``,
+    the product's SKU), a product with options one variant per option value (each with a ``sku_id``).
+    """
     products: list[Product] = []
     product_id = 77
     variant_id = 100
@@ -218,6 +234,7 @@ def catalog_build(rng: random.Random, data: StoreData) -> list[Product]:
                             option_value=value,
                             option_id=18 if option_name == "Size" else 3,
                             value_id=option_value_id,
+                            sku_id=data.counters.take("sku"),
                         )
                     )
                     variant_id += 1
@@ -243,7 +260,169 @@ def catalog_build(rng: random.Random, data: StoreData) -> list[Product]:
         )
         product_id += 1
         variant_id += 1
-    return products
+    for offset, product in enumerate(products):
+        # Derived, not drawn: the random sequence (and so every generated order) stays as it was.
+        product.description = _description(product.name, product.brand)
+        product.date_created = CATALOG_EPOCH + timedelta(hours=offset)
+        product.date_modified = product.date_created + timedelta(days=offset % 7)
+        product.cost_price = money(product.price * Decimal("0.45"))
+        product.inventory_level = 10 + (offset * 37) % 190
+    data.counters.product, data.counters.variant = product_id, variant_id
+    data.counters.option_value = option_value_id
+    data.catalog = products
+    catalog_extras(data)
+    return data.catalog
+
+
+# (name, option, [(value, price or None)], visible); created after the main catalog. All hidden: a visible
+# one would join the products random orders pick from and change every generated store.
+CATALOG_EXTRAS: tuple[tuple[str, str, tuple[tuple[str, str | None], ...], bool], ...] = (
+    ("Heritage Wool Blanket", "Size", (("Throw", None), ("Queen", "189.00"), ("King", "219.00")), False),
+    ("Studio Desk Lamp", "", (), False),
+    ("Limited Print Series", "Color", (("Black", "45.00"), ("Natural", None)), False),
+)
+# Products created, sold out and deleted: their ids are taken, the API answers 404.
+CATALOG_DELETED = ("Discontinued Enamel Mug", "Retired Gift Box")
+
+
+def catalog_extras(data: StoreData) -> None:
+    """Append hidden products (``is_visible`` false; two with variants carrying their own prices) and
+    delete a few products (ids consumed, gone from the API). Deterministic, without a random
+    number generator, so the rest of a generated store is unchanged by them.
+    """
+    base = CATALOG_EPOCH + timedelta(days=30)
+    for index, (name, option_name, values, visible) in enumerate(CATALOG_EXTRAS):
+        product = product_build(
+            data,
+            {
+                "name": name,
+                "price": f"{79 + 20 * index}.00",
+                "brand": BRANDS[index % len(BRANDS)],
+                "is_visible": visible,
+                "variants": [
+                    {"option_name": option_name, "option_value": value, **({"price": price} if price else {})}
+                    for value, price in values
+                ],
+            },
+            now=base + timedelta(hours=index),
+        )
+        data.catalog.append(product)
+    for index, name in enumerate(CATALOG_DELETED):
+        product = product_build(data, {"name": name, "price": "12.00"}, now=base + timedelta(days=1, hours=index))
+        data.deleted_products[product.id] = product
+
+
+def product_build(data: StoreData, spec: dict[str, Any], *, now: datetime) -> Product:
+    """Build (not store) a catalog product from a control-API spec.
+
+    Spec keys: name (required), price (required, store currency), sku (default derived from the name and
+    id), description (HTML allowed), is_visible (true), type (physical | digital), brand, weight,
+    sale_price, retail_price, cost_price, inventory_level, variants ([{option_name, option_value, sku?,
+    price?}]; none: the product gets its base variant). Variants of one product share one option name.
+    """
+    name = str(spec.get("name") or "").strip()
+    if not name or len(name) > 250:
+        raise ValueError("a product needs a name of 1 to 250 characters")
+    if "price" not in spec:
+        raise ValueError("a product needs a price")
+    kind = str(spec.get("type", "physical"))
+    if kind not in ("physical", "digital"):
+        raise ValueError("type must be physical or digital")
+    product_id = data.counters.take("product")
+    sku = str(spec.get("sku") or "".join(word[0] for word in name.split()).upper() + f"-{product_id}")
+    sku_check(data, sku)
+    product = Product(
+        id=product_id,
+        name=name,
+        sku=sku,
+        price=price_check(spec["price"], "price"),
+        brand=str(spec.get("brand", BRANDS[product_id % len(BRANDS)])),
+        type=kind,
+        weight=money(spec.get("weight", "0" if kind == "digital" else "1.5")),
+        description=str(spec["description"]) if "description" in spec else _description(name, "b2s sandbox"),
+        is_visible=bool(spec.get("is_visible", True)),
+        date_created=now,
+        date_modified=now,
+    )
+    for key in ("sale_price", "retail_price", "cost_price"):
+        if key in spec:
+            setattr(product, key, price_check(spec[key], key))
+    product.inventory_level = int(spec.get("inventory_level", 0))
+    variants = spec.get("variants") or []
+    if not isinstance(variants, list):
+        raise ValueError("variants is a list")
+    if variants:
+        product.option_set_id = None
+        for entry in variants:
+            product.variants.append(variant_build(data, product, entry))
+    else:
+        product.variants.append(ProductVariant(data.counters.take("variant"), product.sku, "", "", 0, 0))
+    return product
+
+
+def price_check(value: Any, name: str) -> Decimal:
+    price = money(value)
+    if price < 0:
+        raise ValueError(f"{name} cannot be negative")
+    return price
+
+
+def sku_check(data: StoreData, sku: str, *, product_id: int = 0, variant_id: int = 0) -> None:
+    """BigCommerce SKUs are unique across products and variants, regardless of letter case (the product
+    ``product_id`` and its base variant, or the variant ``variant_id``, may keep theirs)."""
+    if not sku.strip() or len(sku) > 255:
+        raise ValueError("a SKU has 1 to 255 characters")
+    wanted = sku.lower()
+    for product in data.catalog:
+        if product.id != product_id and product.sku.lower() == wanted:
+            raise ValueError(f"the SKU {sku!r} is taken by product {product.id}")
+        for variant in product.variants:
+            mine = variant.id == variant_id or (variant.is_base and product.id == product_id)
+            if not mine and variant.sku.lower() == wanted:
+                raise ValueError(f"the SKU {sku!r} is taken by variant {variant.id}")
+
+
+def _sku_taken(data: StoreData, siblings: list[ProductVariant], sku: str) -> bool:
+    try:
+        sku_check(data, sku)
+    except ValueError:
+        return True
+    return any(variant.sku.lower() == sku.lower() for variant in siblings)
+
+
+def variant_build(data: StoreData, product: Product, entry: dict[str, Any]) -> ProductVariant:
+    """One option variant of ``product`` from ``{option_name, option_value, sku?, price?}``."""
+    if not isinstance(entry, dict):
+        raise ValueError("a variant is an object")
+    option_name = str(entry.get("option_name") or "").strip()
+    option_value = str(entry.get("option_value") or "").strip()
+    if not option_name or not option_value:
+        raise ValueError("a variant needs an option_name and an option_value")
+    existing = [variant for variant in product.variants if not variant.is_base]
+    if existing and existing[0].option_name != option_name:
+        raise ValueError(f"this product's variants are chosen by {existing[0].option_name!r}")
+    if any(variant.option_value.lower() == option_value.lower() for variant in existing):
+        raise ValueError(f"the product already has a variant {option_name} {option_value!r}")
+    option_id = existing[0].option_id if existing else 100 + product.id
+    variant_id = data.counters.take("variant")
+    sku = str(entry.get("sku") or f"{product.sku}-{option_value[:3].upper()}")
+    if not entry.get("sku") and _sku_taken(data, existing, sku):
+        sku = f"{sku}-{variant_id}"  # a generated SKU never collides
+    sku_check(data, sku)
+    if _sku_taken(data, existing, sku):
+        raise ValueError(f"the SKU {sku!r} is taken by another variant of this product")
+    price = entry.get("price")
+    return ProductVariant(
+        id=variant_id,
+        sku=sku,
+        option_name=option_name,
+        option_value=option_value,
+        option_id=option_id,
+        value_id=data.counters.take("option_value"),
+        sku_id=data.counters.take("sku"),
+        price=None if price is None else price_check(price, "price"),
+        purchasing_disabled=bool(entry.get("purchasing_disabled", False)),
+    )
 
 
 def address_random(rng: random.Random, first: str, last: str, *, country: str | None = None) -> Address:
@@ -357,6 +536,29 @@ def _address_merge(address: Address, overrides: dict[str, Any] | None) -> Addres
     return address
 
 
+def variant_options(variant: ProductVariant) -> list[dict[str, Any]]:
+    """An order line's ``product_options`` for the variant sold (none for a base variant)."""
+    if not variant.option_name:
+        return []
+    return [
+        {
+            "id": variant.value_id,
+            "option_id": variant.option_id,
+            "product_option_id": 100 + variant.option_id,
+            "display_name": variant.option_name,
+            "display_name_customer": variant.option_name,
+            "display_name_merchant": variant.option_name,
+            "display_value": variant.option_value,
+            "display_value_customer": variant.option_value,
+            "display_value_merchant": variant.option_value,
+            "value": str(variant.value_id),
+            "type": "Multiple choice" if variant.option_name == "Size" else "Swatch",
+            "name": variant.option_name,
+            "display_style": "Rectangle" if variant.option_name == "Size" else "Swatch",
+        }
+    ]
+
+
 def _line_from_product(
     data: StoreData,
     rng: random.Random,
@@ -370,26 +572,8 @@ def _line_from_product(
     variant = rng.choice(product.variants)
     if variant_id:
         variant = next((v for v in product.variants if v.id == variant_id), variant)
-    options = []
-    if variant.option_name:
-        options.append(
-            {
-                "id": variant.value_id,
-                "option_id": variant.option_id,
-                "product_option_id": 100 + variant.option_id,
-                "display_name": variant.option_name,
-                "display_name_customer": variant.option_name,
-                "display_name_merchant": variant.option_name,
-                "display_value": variant.option_value,
-                "display_value_customer": variant.option_value,
-                "display_value_merchant": variant.option_value,
-                "value": str(variant.value_id),
-                "type": "Multiple choice" if variant.option_name == "Size" else "Swatch",
-                "name": variant.option_name,
-                "display_style": "Rectangle" if variant.option_name == "Size" else "Swatch",
-            }
-        )
-    price = money(product.price * PRICE_RATE[currency])
+    options = variant_options(variant)
+    price = money(product.variant_price(variant) * PRICE_RATE[currency])
     return Line(
         id=data.counters.take("line"),
         product_id=product.id,
@@ -426,7 +610,8 @@ def _custom_line(data: StoreData, rng: random.Random, *, currency: str, rate: De
 
 def _lines_random(data: StoreData, rng: random.Random, *, currency: str, rate: Decimal) -> list[Line]:
     count = weighted(rng, {1: 35, 2: 30, 3: 18, 4: 10, 5: 7})
-    physical = [product for product in data.catalog if product.type == "physical"]
+    sellable = data.sellable()
+    physical = [product for product in sellable if product.type == "physical"]
     lines: list[Line] = []
     chosen: list[int] = []
     for index in range(count):
@@ -434,7 +619,7 @@ def _lines_random(data: StoreData, rng: random.Random, *, currency: str, rate: D
             lines.append(_custom_line(data, rng, currency=currency, rate=rate))
             continue
         # The first line is always physical, so every order has a shipping consignment.
-        pool = physical if index == 0 or rng.random() < 0.9 else data.catalog
+        pool = physical if index == 0 or rng.random() < 0.9 else sellable
         product = rng.choice(pool)
         if product.id in chosen:
             continue
@@ -447,7 +632,6 @@ def _lines_random(data: StoreData, rng: random.Random, *, currency: str, rate: D
 def lines_from_spec(
     data: StoreData, rng: random.Random, specs: list[dict[str, Any]], *, currency: str, rate: Decimal
 ) -> list[Line]:
-    catalog = {product.id: product for product in data.catalog}
     lines = []
     for spec in specs:
         if not isinstance(spec, dict):
@@ -456,7 +640,7 @@ def lines_from_spec(
         quantity = int(spec.get("quantity", 1))
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
-        product = catalog.get(product_id)
+        product = data.product(product_id)
         if product is not None and not any(key in spec for key in ("price_ex_tax", "price_inc_tax", "price")):
             line = _line_from_product(
                 data,
@@ -486,11 +670,13 @@ def lines_from_spec(
             raise ValueError("a product not in the sandbox catalog needs price_ex_tax or price_inc_tax")
         if price_ex < 0 or price_tax < 0:
             raise ValueError("prices cannot be negative")
+        variant_id = int(spec.get("variant_id") or 0)
+        sold = next((v for v in product.variants if v.id == variant_id), None) if product else None
         lines.append(
             Line(
                 id=data.counters.take("line"),
                 product_id=product_id,
-                variant_id=int(spec.get("variant_id") or 0),
+                variant_id=variant_id,
                 name=str(spec.get("name") or (product.name if product else f"Product {product_id}")),
                 sku=str(spec.get("sku", product.sku if product else "")),
                 type=str(spec.get("type", product.type if product else "physical")),
@@ -500,6 +686,8 @@ def lines_from_spec(
                 brand=product.brand if product else "",
                 weight=product.weight if product else ZERO,
                 cost_price=money(price_ex * Decimal("0.45")),
+                options=variant_options(sold) if sold else [],
+                option_set_id=product.option_set_id if sold and product else None,
             )
         )
     if not lines:
@@ -733,7 +921,7 @@ def cart_from_spec(data: StoreData, rng: random.Random, spec: dict[str, Any], *,
                 amount = money(Decimal(price) * PRICE_RATE[currency])
                 items.append(CartItem(uuid_from(rng), 0, 0, "", name, 1, amount, amount, "custom"))
                 continue
-            product = rng.choice(data.catalog)
+            product = rng.choice(data.sellable())
             quantity = 1 if product.type == "digital" else weighted(rng, {1: 65, 2: 25, 3: 10})
             items.append(_cart_item(rng, product, currency, quantity, {}, None))
     if not items:
@@ -780,8 +968,7 @@ def cart_item_from_spec(data: StoreData, rng: random.Random, currency: str, entr
     """
     if not isinstance(entry, dict):
         raise ValueError("a cart item is an object")
-    catalog = {product.id: product for product in data.catalog}
-    product = catalog.get(int(entry.get("product_id") or 0))
+    product = data.product(int(entry.get("product_id") or 0))
     quantity = int(entry.get("quantity", 1))
     if quantity < 1:
         raise ValueError("quantity must be at least 1")
@@ -796,7 +983,7 @@ def cart_item_from_spec(data: StoreData, rng: random.Random, currency: str, entr
         return CartItem(uuid_from(rng), 0, 0, sku, name, quantity, list_price, list_price, "custom")
     if product is None:
         raise ValueError(f"no product {entry.get('product_id')} in the sandbox catalog")
-    return _cart_item(rng, product, currency, quantity, entry, list_price)
+    return _cart_item(rng, product, currency, quantity, entry, list_price if "list_price" in entry else None)
 
 
 def _cart_item(
@@ -810,7 +997,7 @@ def _cart_item(
     variant = rng.choice(product.variants)
     if entry.get("variant_id"):
         variant = next((v for v in product.variants if v.id == int(entry["variant_id"])), variant)
-    price = list_price if list_price is not None else money(product.price * PRICE_RATE[currency])
+    price = list_price if list_price is not None else money(product.variant_price(variant) * PRICE_RATE[currency])
     sale = money(entry.get("sale_price", price))
     slug = product.name.lower().replace(" ", "-").replace("(", "").replace(")", "")
     return CartItem(
@@ -838,7 +1025,7 @@ def _cart_band(rng: random.Random, cart: Cart, band: str, data: StoreData) -> No
         while cart.cart_amount >= hundred and item.quantity > 1:
             item.quantity -= 1
         if cart.cart_amount >= hundred:
-            cheapest = min((p for p in data.catalog if p.type == "physical"), key=lambda p: p.price)
+            cheapest = min((p for p in data.sellable() if p.type == "physical"), key=lambda p: p.price)
             cart.items[0] = _cart_item(rng, cheapest, cart.currency_code, 1, {}, None)
         cart.coupon_code, cart.coupon_discount, cart.coupon_id = (
             (cart.coupon_code, cart.coupon_discount, cart.coupon_id) if cart.cart_amount > 0 else ("", ZERO, 0)
@@ -849,7 +1036,7 @@ def _cart_band(rng: random.Random, cart: Cart, band: str, data: StoreData) -> No
             if priciest.kind == "physical":
                 priciest.quantity += 1
             else:
-                product = max((p for p in data.catalog if p.type == "physical"), key=lambda p: p.price)
+                product = max((p for p in data.sellable() if p.type == "physical"), key=lambda p: p.price)
                 priciest = _cart_item(rng, product, cart.currency_code, 1, {}, None)
                 cart.items.append(priciest)
     else:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sandbox.bigcommerce.store import (
@@ -19,6 +20,8 @@ from sandbox.bigcommerce.store import (
     Hook,
     Line,
     Order,
+    Product,
+    ProductVariant,
     Refund,
     Shipment,
     iso_offset,
@@ -542,3 +545,179 @@ def hook_v3(hook: Hook, *, client_id: str, store_hash: str) -> dict[str, Any]:
         "created_at": hook.created_at,
         "updated_at": hook.updated_at,
     }
+
+
+# Brand ids of the generated catalog's brands (BigCommerce products carry a brand id, not a name).
+BRAND_IDS = {"Common Good": 36, "Fieldstone": 37, "Northwind": 38, "Harbor & Pine": 39, "Lumen": 40}
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+
+
+def variant_v3(product: Product, variant: ProductVariant) -> dict[str, Any]:
+    """``productVariant_Full``: ``price`` null means the product's price applies (``calculated_price`` has it);
+    a base variant has no ``sku_id`` (null) and no ``option_values``."""
+    price = product.variant_price(variant)
+    calculated = product.sale_price if product.sale_price and variant.price is None else price
+    return {
+        "id": variant.id,
+        "product_id": product.id,
+        "sku": variant.sku,
+        "sku_id": variant.sku_id,
+        "price": None if variant.is_base else money_number_or_none(variant.price),
+        "calculated_price": money_number(calculated),
+        "sale_price": None,
+        "retail_price": None,
+        "weight": None,
+        "calculated_weight": float(product.weight),
+        "width": None,
+        "height": None,
+        "depth": None,
+        "is_free_shipping": False,
+        "fixed_cost_shipping_price": None,
+        "purchasing_disabled": variant.purchasing_disabled,
+        "purchasing_disabled_message": "",
+        "image_url": "",
+        "cost_price": None if not variant.is_base else money_number(product.cost_price),
+        "upc": "",
+        "mpn": "",
+        "gtin": "",
+        "inventory_level": product.inventory_level if variant.is_base else 0,
+        "inventory_warning_level": 0,
+        "bin_picking_number": "",
+        "option_values": (
+            []
+            if variant.is_base
+            else [
+                {
+                    "id": variant.value_id,
+                    "label": variant.option_value,
+                    "option_id": variant.option_id,
+                    "option_display_name": variant.option_name,
+                }
+            ]
+        ),
+    }
+
+
+def money_number_or_none(value: Decimal | None) -> float | None:
+    return None if value is None else money_number(value)
+
+
+def product_v3(product: Product, *, include: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``product_Full``; ``include=variants`` adds ``variants`` (``productVariant_Full``), ``images`` adds
+    ``images`` (the stand-in has none: ``[]``). Money is a JSON number, dates ISO 8601 with an offset."""
+    base = product.base_variant
+    body: dict[str, Any] = {
+        "id": product.id,
+        "name": product.name,
+        "type": product.type,
+        "sku": product.sku,
+        "description": product.description,
+        "weight": float(product.weight),
+        "width": 0,
+        "depth": 0,
+        "height": 0,
+        "price": money_number(product.price),
+        "cost_price": money_number(product.cost_price),
+        "retail_price": money_number(product.retail_price),
+        "sale_price": money_number(product.sale_price),
+        "map_price": 0,
+        "tax_class_id": 0,
+        "product_tax_code": "",
+        "calculated_price": money_number(product.sale_price or product.price),
+        "categories": [23],
+        "brand_id": BRAND_IDS.get(product.brand, 0),
+        "option_set_id": product.option_set_id,
+        "option_set_display": "right",
+        "inventory_level": product.inventory_level,
+        "inventory_warning_level": 0,
+        "inventory_tracking": "product" if base is not None else "variant",
+        "reviews_rating_sum": 0,
+        "reviews_count": 0,
+        "total_sold": 0,
+        "fixed_cost_shipping_price": 0,
+        "is_free_shipping": False,
+        "is_visible": product.is_visible,
+        "is_featured": False,
+        "related_products": [-1],
+        "warranty": "",
+        "bin_picking_number": "",
+        "layout_file": "product.html",
+        "upc": "",
+        "mpn": "",
+        "gtin": "",
+        "date_last_imported": "",
+        "search_keywords": "",
+        "availability": "available",
+        "availability_description": "",
+        "gift_wrapping_options_type": "any",
+        "gift_wrapping_options_list": [],
+        "sort_order": 0,
+        "condition": "New",
+        "is_condition_shown": False,
+        "order_quantity_minimum": 0,
+        "order_quantity_maximum": 0,
+        "page_title": "",
+        "meta_keywords": [],
+        "meta_description": "",
+        "date_created": iso_offset(product.date_created),
+        "date_modified": iso_offset(product.date_modified),
+        "view_count": 0,
+        "preorder_release_date": None,
+        "preorder_message": "",
+        "is_preorder_only": False,
+        "is_price_hidden": False,
+        "price_hidden_label": "",
+        "custom_url": {"url": f"/{_slug(product.name)}/", "is_customized": False},
+        "base_variant_id": base.id if base is not None else None,
+        "open_graph_type": "product",
+        "open_graph_title": "",
+        "open_graph_description": "",
+        "open_graph_use_meta_description": True,
+        "open_graph_use_product_name": True,
+        "open_graph_use_image": True,
+    }
+    if "variants" in include:
+        body["variants"] = [variant_v3(product, variant) for variant in product.variants]
+    if "images" in include:
+        body["images"] = []
+    return body
+
+
+# code -> (name, token, country, default for countries)
+CURRENCY_DISPLAY = {
+    "USD": ("US Dollar", "$", "US", ["US", "CA"]),
+    "EUR": ("Euro", "€", "", ["DE", "FR", "NL", "IE"]),
+    "GBP": ("Pound Sterling", "£", "GB", ["GB"]),
+}
+
+
+def currencies_v2() -> list[dict[str, Any]]:
+    """``GET /v2/currencies`` (``currency_Full``): the exchange rate is "the amount of this currency
+    equivalent to one unit of the default currency", a string."""
+    body = []
+    for code, (currency_id, rate) in CURRENCIES.items():
+        name, token, country, countries = CURRENCY_DISPLAY[code]
+        body.append(
+            {
+                "id": currency_id,
+                "is_default": code == STORE_DEFAULT_CURRENCY,
+                "last_updated": "Fri, 01 Mar 2024 09:00:00 +0000",
+                "country_iso2": country,
+                "default_for_country_codes": countries,
+                "currency_code": code,
+                "currency_exchange_rate": rate,
+                "name": name,
+                "token": token,
+                "auto_update": False,
+                "token_location": "left",
+                "decimal_token": ".",
+                "thousands_token": ",",
+                "decimal_places": 2,
+                "enabled": True,
+                "is_transactional": True,
+            }
+        )
+    return body

@@ -16,6 +16,8 @@ from typing import Any
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+# Dates of the generated catalog: fixed, so a seed always gives the same store.
+CATALOG_EPOCH = datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC)
 
 # id -> (name, system description), from the OpenAPI order status table.
 ORDER_STATUSES: dict[int, tuple[str, str]] = {
@@ -200,17 +202,31 @@ class Address:
 
 @dataclass
 class ProductVariant:
+    """A variant (a purchasable SKU) of a catalog product.
+
+    A product without options has exactly one *base variant*: no option value, no v2 SKU record
+    (``sku_id`` None), the product's own SKU. A product with options has one variant per option value, each
+    with its own ``sku_id`` (the id ``store/sku/*`` callbacks carry) and SKU code.
+    """
+
     id: int
     sku: str
-    option_name: str  # e.g. "Size"
+    option_name: str  # e.g. "Size"; "" for a base variant
     option_value: str  # e.g. "M"
     option_id: int
     value_id: int
+    sku_id: int | None = None
+    price: Decimal | None = None  # None: the product's price applies
+    purchasing_disabled: bool = False
+
+    @property
+    def is_base(self) -> bool:
+        return not self.option_name
 
 
 @dataclass
 class Product:
-    """A catalog product the generator sells (the stand-in has no catalog API)."""
+    """A catalog product (``/v3/catalog/products``); prices are in the store's default currency (USD)."""
 
     id: int
     name: str
@@ -221,6 +237,24 @@ class Product:
     weight: Decimal
     variants: list[ProductVariant] = field(default_factory=list)
     option_set_id: int | None = None
+    description: str = ""
+    is_visible: bool = True
+    date_created: datetime = CATALOG_EPOCH
+    date_modified: datetime = CATALOG_EPOCH
+    sale_price: Decimal = ZERO
+    retail_price: Decimal = ZERO
+    cost_price: Decimal = ZERO
+    inventory_level: int = 0
+
+    def variant_price(self, variant: ProductVariant) -> Decimal:
+        """What a variant sells for: its own price, or the product's."""
+        return self.price if variant.price is None else variant.price
+
+    @property
+    def base_variant(self) -> ProductVariant | None:
+        if len(self.variants) == 1 and self.variants[0].is_base:
+            return self.variants[0]
+        return None
 
 
 @dataclass
@@ -459,6 +493,10 @@ class Counters:
     refund_payment: int = 1
     coupon: int = 1
     hook: int = 22561593
+    product: int = 1
+    variant: int = 1
+    option_value: int = 1
+    sku: int = 300
 
     def take(self, name: str) -> int:
         value: int = getattr(self, name)
@@ -471,12 +509,22 @@ class StoreData:
     """Everything a store holds. Not thread-safe on its own: the app guards it with one lock."""
 
     catalog: list[Product] = field(default_factory=list)
+    # Deleted products: gone from the API (404), kept so old order lines still name them.
+    deleted_products: dict[int, Product] = field(default_factory=dict)
     customers: dict[int, Customer] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     carts: dict[str, Cart] = field(default_factory=dict)
     refunds: dict[int, Refund] = field(default_factory=dict)
     hooks: dict[int, Hook] = field(default_factory=dict)
     counters: Counters = field(default_factory=Counters)
+
+    def product(self, product_id: int) -> Product | None:
+        """A live (not deleted) catalog product."""
+        return next((product for product in self.catalog if product.id == product_id), None)
+
+    def sellable(self) -> list[Product]:
+        """Products a shopper can buy: visible and not deleted (what random orders and carts pick from)."""
+        return [product for product in self.catalog if product.is_visible]
 
     def customer_by_email(self, email: str) -> Customer | None:
         wanted = email.strip().lower()

@@ -59,6 +59,7 @@ from urllib.parse import quote, unquote
 
 from orders.documents import product_key
 from orders.services import (
+    CONTACT_LINK_FIELDS,
     ITEM_EXTERNAL_ID,
     ORDER_EXTERNAL_ID,
     PRODUCT_EXTERNAL_ID,
@@ -266,12 +267,19 @@ class _Pass:
             elif reference == "order":
                 # AccountId only where the graph sends it (a Draft order: see orders.services.order_write_plan).
                 account = body.pop("AccountId", None) is not None
+                # The customer's Contact, upserted earlier in the batch, by its external id (orders.links).
+                contacts = {name: body.pop(name) for name in CONTACT_LINK_FIELDS if name in body}
                 record = {"attributes": {"type": "Order"}, ORDER_EXTERNAL_ID: order_key, **body}
                 if account:
                     record["Account"] = dict(by_customer)
+                for name in contacts:
+                    record[name.removesuffix("Id")] = dict(by_customer)
                 self.queues["order"].append(Op("order", record, (order_id,), order_key))
             elif reference == "move":
                 record = {"attributes": {"type": "Order"}, ORDER_EXTERNAL_ID: order_key, "Account": dict(by_customer)}
+                for name in CONTACT_LINK_FIELDS:
+                    if name in body:
+                        record[name.removesuffix("Id")] = dict(by_customer)
                 self.queues["move"].append(Op("move", record, (order_id,), order_key))
             elif reference.startswith("del"):
                 record_id = node["url"].rstrip("/").rsplit("/", 1)[-1]

@@ -705,11 +705,12 @@ def _order_body(
     )
     if prepared.currency:
         body["CurrencyIsoCode"] = prepared.currency
-    if contact:
-        body["BillToContactId"] = "@{contact.id}"
-        billing = prepared.order.get("billing_address") or {}
-        if ship_to_is_billing_person(billing, prepared.document.get("shipping_addresses") or []):
-            body["ShipToContactId"] = "@{contact.id}"
+    # Always both, null when not linked: b2s owns these links, and a Contact left from an earlier customer
+    # would not belong to the order's Account any more.
+    billing = prepared.order.get("billing_address") or {}
+    ships_to_billing = ship_to_is_billing_person(billing, prepared.document.get("shipping_addresses") or [])
+    body["BillToContactId"] = "@{contact.id}" if contact else None
+    body["ShipToContactId"] = "@{contact.id}" if contact and ships_to_billing else None
     if prepared.opportunity_id:
         body["OpportunityId"] = prepared.opportunity_id
     return body

@@ -939,7 +939,6 @@ def _order_contacts_check(org: Org, record: dict[str, Any], given: set[str]) -> 
 
 
 def _order_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
-    _order_contacts_check(org, record, given)
     category = ORDER_STATUS_CATEGORY.get(record["Status"], "Draft")
     if old is None:
         if category != "Draft":
@@ -948,6 +947,7 @@ def _order_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], g
                 "Choose a valid order status and try again: a new order's Status must be in the Draft category.",
                 ["Status"],
             )
+        _order_contacts_check(org, record, given)
         return
     items = org.order_items(record["Id"])
     old_category = old.get("StatusCode") or "Draft"
@@ -965,6 +965,7 @@ def _order_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], g
             "You can't change the price book of an order that has order products.",
             ["Pricebook2Id"],
         )
+    _order_contacts_check(org, record, given)
 
 
 def _order_compute(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:

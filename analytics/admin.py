@@ -12,20 +12,8 @@ from django.template.response import TemplateResponse
 from analytics.charts import bar_chart_svg
 from analytics.models import AnalyticsDashboard, CustomerValues, LedgerEntry, RfmEdges
 from analytics.selectors import dashboard_data
+from sync.admin_display import ReadOnlyAdmin
 from sync.models import Store
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Facts and derived values are written by the sync and the recompute only."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(LedgerEntry)
@@ -98,7 +86,7 @@ class AnalyticsDashboardAdmin(ReadOnlyAdmin):
                 color="#b5651d",
             ),
             "top": bar_chart_svg(
-                [(row.customer_key, row.clv) for row in data.top],
+                [(row.name, row.clv) for row in data.top],
                 title="Top customers by lifetime value",
                 color="#7a4b9a",
             ),
@@ -111,6 +99,7 @@ class AnalyticsDashboardAdmin(ReadOnlyAdmin):
             "selected": selected,
             "data": data,
             "charts": charts,
+            "currency_label": data.currency or ("mixed currencies" if data.currencies else "store currency"),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "analytics/dashboard.html", context)

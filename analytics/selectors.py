@@ -11,7 +11,7 @@ from django.db.models import Count, Max, Q, Sum
 
 from analytics import rules as r
 from analytics.models import CustomerValues, LedgerEntry
-from sync.models import Store
+from sync.models import KnownCustomer, Store
 
 # Lower bounds of the CLV histogram's bins (the last bin is open-ended).
 HISTOGRAM_EDGES: tuple[Decimal, ...] = tuple(
@@ -37,6 +37,18 @@ class HistogramBin:
 
 
 @dataclass
+class TopCustomer:
+    """A customer of the top list, named as a person reads it rather than by the external key."""
+
+    customer_key: str
+    name: str
+    clv: Decimal
+    total_orders: int
+    tier: str
+    rfm_score: str
+
+
+@dataclass
 class DashboardData:
     """Everything the dashboard shows, for one store or all."""
 
@@ -51,7 +63,13 @@ class DashboardData:
     tiers: list[TierRow] = field(default_factory=list)
     segments: list[tuple[str, int]] = field(default_factory=list)
     histogram: list[HistogramBin] = field(default_factory=list)
-    top: list[CustomerValues] = field(default_factory=list)
+    top: list[TopCustomer] = field(default_factory=list)
+    currencies: list[str] = field(default_factory=list)  # of the ledger's orders: the amounts' currency
+
+    @property
+    def currency(self) -> str:
+        """The one currency every amount is in; "" when the orders mix currencies (or none is known)."""
+        return self.currencies[0] if len(self.currencies) == 1 else ""
 
 
 def _money_label(value: Decimal) -> str:
@@ -105,7 +123,46 @@ def dashboard_data(*, store: Store | None) -> DashboardData:
     ]
     by_segment = dict(values.values_list("segment").annotate(n=Count("id")))
     data.segments = [(segment, by_segment.get(segment, 0)) for segment in r.SEGMENTS]
-    data.top = list(
-        values.filter(total_orders__gt=0).select_related("store").order_by("-clv", "customer_key")[:TOP_CUSTOMERS]
+    top = list(values.filter(total_orders__gt=0).order_by("-clv", "customer_key")[:TOP_CUSTOMERS])
+    names = customer_names(keys=[row.customer_key for row in top])
+    data.top = [
+        TopCustomer(row.customer_key, names[row.customer_key], row.clv, row.total_orders, row.tier, row.rfm_score)
+        for row in top
+    ]
+    data.currencies = sorted(
+        currency for currency in ledger.exclude(currency="").values_list("currency", flat=True).distinct()
     )
     return data
+
+
+def customer_names(*, keys: list[str]) -> dict[str, str]:
+    """A readable name per customer key: a registered customer's name (or email) from the stored BigCommerce
+    document, else "Customer #id"; a guest is keyed by a digest of the email, so it stays "Guest" and the
+    digest's first characters (b2s keeps no guest's email)."""
+    registered: dict[tuple[str, int], str] = {}
+    for key in keys:
+        store_hash, _, rest = key.partition(":")
+        if rest.isdigit():
+            registered[(store_hash, int(rest))] = key
+    documents = {
+        registered[(store_hash, customer_id)]: document
+        for store_hash, customer_id, document in KnownCustomer.objects.filter(
+            customer_id__in={customer_id for _, customer_id in registered},
+            store__store_hash__in={store_hash for store_hash, _ in registered},
+        ).values_list("store__store_hash", "customer_id", "document")
+        if (store_hash, customer_id) in registered
+    }
+    names: dict[str, str] = {}
+    for key in keys:
+        _, _, rest = key.partition(":")
+        if rest.isdigit():
+            document = documents.get(key) or {}
+            person = " ".join(str(document.get(part) or "").strip() for part in ("first_name", "last_name")).strip()
+            names[key] = person or str(document.get("email") or "") or f"Customer #{rest}"
+        elif rest.startswith("guest:"):
+            names[key] = f"Guest {rest.removeprefix('guest:')[:8]}…"
+        elif rest == "guest-checkouts":
+            names[key] = "Guest checkouts"
+        else:
+            names[key] = key
+    return names

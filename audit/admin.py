@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from audit.models import AuditLog
-from sync.admin_display import EMPTY, change_link, clipped, moment, salesforce_links, status_badge
+from sync.admin_display import EMPTY, ReadOnlyAdmin, change_link, clipped, moment, salesforce_links, status_badge
 from sync.models import WebhookEvent
 from sync.selectors import webhook_events_body_purged
 from sync.services.retention import REPLAY_PURGED_REFUSAL
@@ -44,7 +44,7 @@ def csv_safe(value: Any) -> str:
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     # What an operator scans for, narrow enough for 1280 px beside the filters; the rest is on the detail page.
     list_display = (
         "created",
@@ -112,15 +112,6 @@ class AuditLogAdmin(admin.ModelAdmin):
         if entry.event_id is None:
             return format_html("{}", EMPTY)
         return change_link("admin:sync_webhookevent_change", entry.event_id, f"event {entry.event_id}")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
-        return False  # the retention schedule prunes; nobody edits history
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("sync.change_webhookevent")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import tempfile
 import threading
@@ -23,6 +24,7 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 PASSWORD = "screenshots-only-password-4711"
 PAGES = {"dashboard.png": "/admin/", "events.png": "/admin/sync/webhookevent/"}
+TALL = {"dashboard.png"}
 
 
 def django_ready(workdir: Path) -> None:
@@ -40,38 +42,50 @@ def django_ready(workdir: Path) -> None:
 
 
 def demo_data_create() -> Any:
-    """A store's last hour as an operator would find it; returns the superuser to sign in as."""
+    """A store's last day as an operator would find it; returns the superuser to sign in as."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from audit.services import audit_record
+    from ops.alerts import alerts_evaluate
+    from ops.services import hourly_stats_rollup
     from orders.models import BackfillRun
     from recovery.models import Cart
-    from sync.models import Store, WebhookEvent
+    from sync.models import ApiUsageSample, IntakeRejection, Store, WebhookEvent
 
     now = timezone.now()
     store = Store.objects.create(name="Acme Outdoor Supplies", store_hash="acme42", store_id="1001")
-    states = ["done"] * 14 + ["failed", "failed", "dead", "pending", "pending", "processing", "skipped", "ignored"]
+    rng = random.Random(42)
     scopes = ["store/order/created", "store/order/statusUpdated", "store/customer/updated", "store/cart/abandoned"]
-    for number, status in enumerate(states):
-        scope = scopes[number % len(scopes)]
+    # A day of traffic, busier in the shop's afternoon, with a short Salesforce lock-contention episode.
+    for number in range(900):
+        received = now - timedelta(seconds=rng.uniform(60, 24 * 3600))
+        scope = rng.choice(scopes)
         kind = scope.split("/")[1]
-        resource_id = f"c0ffee{number:02d}-0000-4000-8000-000000000000" if kind == "cart" else str(4700 + number)
+        resource_id = f"c0ffee{number:04d}-0000-4000-8000-000000000000" if kind == "cart" else str(4700 + number)
+        episode = timedelta(hours=5) < now - received < timedelta(hours=6)
+        status = rng.choices(
+            ["done", "failed", "dead", "skipped", "ignored"],
+            weights=[70, 20, 5, 3, 2] if episode else [95, 1.5, 0.3, 2, 1.2],
+        )[0]
         failed = status in ("failed", "dead")
+        latency_ms = int(rng.lognormvariate(6.8, 0.6))
         event = WebhookEvent.objects.create(
             store=store,
             scope=scope,
             resource_type=kind,
             resource_id=resource_id,
             hash=f"{number:040x}",
-            event_created_at=int((now - timedelta(minutes=2 * number + 1)).timestamp()),
+            event_created_at=int((received - timedelta(seconds=1)).timestamp()),
             body={"scope": scope, "data": {"type": kind, "id": resource_id}},
-            received_at=now - timedelta(minutes=2 * number),
+            received_at=received,
             status=status,
-            attempts=0 if status == "pending" else (3 if failed else 1),
+            attempts=3 if failed else 1,
             last_error_code="UNABLE_TO_LOCK_ROW" if failed else "",
             last_error_message="unable to obtain exclusive access to this record" if failed else "",
-            duration_ms=None if status in ("pending", "processing") else 180 + 37 * number,
+            started_at=received,
+            finished_at=received + timedelta(milliseconds=latency_ms),
+            duration_ms=latency_ms // 3,
         )
         if status in ("done", "failed", "dead"):
             audit_record(
@@ -83,7 +97,28 @@ def demo_data_create() -> Any:
                 error_code="UNABLE_TO_LOCK_ROW" if failed else "",
                 error="unable to obtain exclusive access to this record" if failed else "",
                 event=event,
+                salesforce_api_calls=1,
+                bigcommerce_api_calls=1,
             )
+    for minutes in (1, 3, 4):  # a backlog that has waited a few minutes
+        WebhookEvent.objects.create(
+            store=store,
+            scope="store/order/created",
+            resource_type="order",
+            resource_id=str(9000 + minutes),
+            hash=f"pending{minutes}",
+            body={"scope": "store/order/created", "data": {"type": "order", "id": 9000 + minutes}},
+            received_at=now - timedelta(minutes=minutes),
+        )
+    ApiUsageSample.objects.create(service="salesforce", used=61_234, limit=100_000, recorded_at=now)
+    ApiUsageSample.objects.create(
+        service="bigcommerce", store=store, used=112, limit=450, window_seconds=30, recorded_at=now
+    )
+    IntakeRejection.objects.create(
+        store_hash=store.store_hash, reason="authentication", minute=now.replace(second=0, microsecond=0), count=3
+    )
+    hourly_stats_rollup(since=now - timedelta(days=7), until=now)
+    alerts_evaluate(now=now)
     for number, state in enumerate(("open", "open", "converted", "expired")):
         Cart.objects.create(
             store=store,
@@ -148,6 +183,9 @@ def screenshots_take(*, base_url: str, username: str, out: Path) -> list[Path]:
         out.mkdir(parents=True, exist_ok=True)
         for name, path in PAGES.items():
             driver.get(base_url + path)
+            # The dashboard whole (as tall as its content), the lists as a 1280 x 900 screen shows them.
+            height = driver.execute_script("return document.documentElement.scrollHeight") if name in TALL else 0
+            driver.set_window_size(WINDOW[0] + (WINDOW[0] - inner), min(max(WINDOW[1], height + 120), 4000))
             target = out / name
             driver.save_screenshot(str(target))
             saved.append(target)

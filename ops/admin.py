@@ -4,8 +4,6 @@ the dashboard links to that no other app shows: refused deliveries, API usage re
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,11 +11,12 @@ from django.utils import timezone
 
 from ops.alerts import alerts_resolve
 from ops.models import Alert, HourlyStat
+from sync.admin_display import ReadOnlyAdmin
 from sync.models import ApiUsageSample, IntakeRejection
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadOnlyAdmin):
     list_display = (
         "kind",
         "key",
@@ -48,15 +47,6 @@ class AlertAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Alert | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Alert | None = None) -> bool:
-        return False
-
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("ops.change_alert")
 
@@ -67,17 +57,6 @@ class AlertAdmin(admin.ModelAdmin):
     def resolve_alerts(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         count = alerts_resolve(alerts=queryset, now=timezone.now())
         self.message_user(request, f"{count} alert(s) resolved.", messages.SUCCESS)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(IntakeRejection)

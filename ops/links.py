@@ -78,3 +78,8 @@ def auth_failures_url(*, store: Store | None, since: datetime, until: datetime) 
 def usage_url(*, service: str, store_id: int | None) -> str:
     """The usage readings of ``service`` (for one store when the reading is a store's)."""
     return _changelist("sync_apiusagesample", {"service__exact": service, **_store(store_id)})
+
+
+def open_alerts_url() -> str:
+    """The alerts still open."""
+    return _changelist("ops_alert", {"state__exact": "open"})

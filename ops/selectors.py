@@ -39,8 +39,9 @@ from ops.alert_rules import (
     StoreBacklog,
     StoreOutcomes,
 )
-from ops.models import HourlyStat
+from ops.models import Alert, HourlyStat
 from sync.config import config
+from sync.health import HealthReason, health_reasons, health_status
 from sync.models import ApiUsageSample, IntakeRejection, Store, WebhookEvent
 from sync.usage import ApiBudgetStatus
 from sync.usage import api_budget_status as sync_api_budget_status
@@ -294,6 +295,27 @@ class Dashboard:
     budget_guard: ApiBudgetStatus
     errors: list[ErrorFigure]
     auth_failures: Figure
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """The line atop the dashboard: what /health says (with its reasons) and the alerts still open."""
+
+    health: str  # ok | degraded
+    reasons: list[HealthReason]
+    open_alerts: int
+    alerts_url: str
+
+
+def service_state_get(*, now: datetime | None = None) -> ServiceState:
+    """/health's verdict (Salesforce reachability from its cache: a page view never logs in) and open alerts."""
+    reasons = health_reasons(now=now, salesforce_login=False)
+    return ServiceState(
+        health=health_status(reasons),
+        reasons=reasons,
+        open_alerts=Alert.objects.filter(state=Alert.State.OPEN).count(),
+        alerts_url=links.open_alerts_url(),
+    )
 
 
 def backlog_read(*, store_id: int | None) -> tuple[int, datetime | None]:

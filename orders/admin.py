@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,21 +11,8 @@ from django.utils.safestring import SafeString
 
 from orders.models import BackfillRun, SyncedOrder
 from orders.progress import BackfillProgress, backfill_progress
-from sync.admin_display import EMPTY, bigcommerce_link, clipped, moment, salesforce_link, status_badge
+from sync.admin_display import EMPTY, ReadOnlyAdmin, bigcommerce_link, clipped, moment, salesforce_link, status_badge
 from sync.services.resync import order_resync
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows b2s writes: viewable, never added, edited or deleted here (actions still run)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _progress(run: BackfillRun) -> BackfillProgress:

@@ -27,6 +27,7 @@ from orders.services import (
     PreparedOrder,
     ProductRefs,
     _graph_bodies,
+    _opportunities_attach,
     _order_graph,
     _order_prepare,
     _products_needed,
@@ -148,6 +149,7 @@ def orders_sync_batch(
                 )
             except OrderSyncError as error:
                 batch.failed[order_id] = str(error)
+        _opportunities_attach(store, prepared)
         found = customers_match(store=store, client=client, identities=[entry.identity for entry in prepared])
         matches = customers_leads_convert(client=client, matches=found)
         for entry in prepared:

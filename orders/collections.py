@@ -59,6 +59,7 @@ from urllib.parse import quote, unquote
 
 from orders.documents import product_key
 from orders.services import (
+    CONTACT_LINK_FIELDS,
     ITEM_EXTERNAL_ID,
     ORDER_EXTERNAL_ID,
     PRODUCT_EXTERNAL_ID,
@@ -266,12 +267,16 @@ class _Pass:
             elif reference == "order":
                 # AccountId only where the graph sends it (a Draft order: see orders.services.order_write_plan).
                 account = body.pop("AccountId", None) is not None
+                # The customer's Contact, upserted earlier in the batch, by its external id (orders.links).
                 record = {"attributes": {"type": "Order"}, ORDER_EXTERNAL_ID: order_key, **body}
                 if account:
                     record["Account"] = dict(by_customer)
+                _contact_links(record, by_customer)
                 self.queues["order"].append(Op("order", record, (order_id,), order_key))
             elif reference == "move":
                 record = {"attributes": {"type": "Order"}, ORDER_EXTERNAL_ID: order_key, "Account": dict(by_customer)}
+                record.update({name: body[name] for name in CONTACT_LINK_FIELDS if name in body})
+                _contact_links(record, by_customer)
                 self.queues["move"].append(Op("move", record, (order_id,), order_key))
             elif reference.startswith("del"):
                 record_id = node["url"].rstrip("/").rsplit("/", 1)[-1]
@@ -459,6 +464,14 @@ class _Pass:
                 self.entries[op.pair] = entry_id
             else:
                 self._activation_add(op.pair, entry_id, op.owners)
+
+
+def _contact_links(record: dict[str, Any], by_customer: dict[str, str]) -> None:
+    """The customer's Contact, upserted earlier in the batch, by its external id (see orders.links)."""
+    for name in CONTACT_LINK_FIELDS:
+        if record.get(name) == "@{contact.id}":
+            del record[name]
+            record[name.removesuffix("Id")] = dict(by_customer)
 
 
 def _customer_plan(accounts: dict[str, list[Any]], kind: str, customer: str, node: dict[str, Any], owner: int) -> None:

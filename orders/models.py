@@ -60,6 +60,9 @@ class SyncedOrder(models.Model):
     shipment_fields = models.JSONField(default=dict, blank=True)
     # A digest of everything last sent; an identical state needs no Salesforce request at all.
     fingerprint = models.CharField(max_length=64, blank=True)
+    # The OpportunityId the Order carries (its cart's Opportunity), kept apart from the fingerprint: cart
+    # recovery may link it later, inside its conversion request, without making the order look changed.
+    opportunity_id = models.CharField("Salesforce Opportunity Id", max_length=18, blank=True)
     synced_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

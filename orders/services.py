@@ -81,6 +81,7 @@ from orders.documents import (
     shipment_fields,
     shipped_quantity,
 )
+from orders.links import cart_opportunities, ship_to_is_billing_person
 from orders.models import KnownProduct, SyncedOrder, SyncedOrderItem
 from sync.bigcommerce import BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client, money
 from sync.config import config
@@ -138,8 +139,13 @@ EVENT_UPDATED = "BigCommerce_Order_Updated__e"
 EVENT_SHIPPED = "BigCommerce_Order_Shipped__e"
 
 # Fields the sync sets itself (or Salesforce computes): an admin mapping never overrides them.
+# The links to the customer's Contact and the cart's Opportunity are Salesforce ids b2s knows, not
+# BigCommerce data (orders.links): fixed, like AccountId, never a mapping's.
+CONTACT_LINK_FIELDS = ("BillToContactId", "ShipToContactId")
+ORDER_LINK_FIELDS = frozenset({*CONTACT_LINK_FIELDS, "OpportunityId"})
 ORDER_CONTROLLED_FIELDS = frozenset(
     {"Id", "TotalAmount", "OrderNumber", "StatusCode", "ActivatedDate", "ActivatedById", ORDER_EXTERNAL_ID}
+    | ORDER_LINK_FIELDS
 )
 ITEM_CONTROLLED_FIELDS = frozenset(
     {"Id", "OrderId", "PricebookEntryId", "Product2Id", "TotalPrice", "ListPrice", "OrderItemNumber", ITEM_EXTERNAL_ID}
@@ -243,6 +249,8 @@ class PreparedOrder:
     ledger_changed: bool = False  # recording it changed its customer's ledger (see _ledger_stage)
     shipments_fetched: bool = False  # /shipments was requested for this order
     shipments_skipped: bool = False  # it would have been, but the caller said not to (tracking left as is)
+    cart_id: str = ""  # the BigCommerce cart the order was placed from ("" when unknown)
+    opportunity_id: str = ""  # that cart's Opportunity (cart recovery's), linked as OpportunityId
 
 
 @dataclass
@@ -274,10 +282,12 @@ class OrderGraph:
     @property
     def unchanged(self) -> bool:
         synced = self.state.synced
+        opportunity = self.prepared.opportunity_id
         return bool(
             synced is not None
             and not self.state.refreshed
             and synced.fingerprint == self.fingerprint
+            and (not opportunity or synced.opportunity_id == opportunity)
             and not self.events
             and not self.products.nodes
         )
@@ -455,7 +465,16 @@ def _order_prepare(
         archived=archived,
         shipments_fetched=shipments_how == "fetched",
         shipments_skipped=shipments_how == "skipped",
+        cart_id=str(order.get("cart_id") or ""),
     )
+
+
+def _opportunities_attach(store: Store, prepared: Iterable[PreparedOrder]) -> None:
+    """Give each order its cart's Opportunity (one local read for all of them, no request)."""
+    entries = [entry for entry in prepared if entry.cart_id]
+    found = cart_opportunities(store=store, cart_ids=[entry.cart_id for entry in entries])
+    for entry in entries:
+        entry.opportunity_id = found.get(entry.cart_id, "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -674,9 +693,10 @@ def _item_fields(store: Store, line: dict[str, Any]) -> dict[str, Any]:
 
 
 def _order_body(
-    *, store: Store, prepared: PreparedOrder, pricebook_id: str, status: str, account: bool
+    *, store: Store, prepared: PreparedOrder, pricebook_id: str, status: str, account: bool, contact: bool
 ) -> dict[str, Any]:
-    """The Order's fields; ``account``: send AccountId (only a Draft order may change it, see ``_order_graph``)."""
+    """The Order's fields; ``account``: send AccountId (only a Draft order may change it, see ``_order_graph``);
+    ``contact``: the graph upserts the customer's Contact under the order's Account (``orders.links``)."""
     mappings = config.field_mappings("Order")
     if prepared.shipments_skipped:
         # Shipments not read: leave the tracking fields as Salesforce holds them rather than blank them.
@@ -696,7 +716,23 @@ def _order_body(
     )
     if prepared.currency:
         body["CurrencyIsoCode"] = prepared.currency
+    # Always both, null when not linked: b2s owns these links, and a Contact left from an earlier customer
+    # would not belong to the order's Account any more.
+    billing = prepared.order.get("billing_address") or {}
+    ships_to_billing = ship_to_is_billing_person(billing, prepared.document.get("shipping_addresses") or [])
+    body["BillToContactId"] = "@{contact.id}" if contact else None
+    body["ShipToContactId"] = "@{contact.id}" if contact and ships_to_billing else None
+    if prepared.opportunity_id:
+        body["OpportunityId"] = prepared.opportunity_id
     return body
+
+
+def _contact_under_account(nodes: list[dict[str, Any]]) -> bool:
+    """Whether the customer's nodes upsert a Contact placed under the upserted Account (see orders.links)."""
+    return any(
+        node["referenceId"] == "contact" and (node.get("body") or {}).get("AccountId") == "@{account.id}"
+        for node in nodes
+    )
 
 
 def event_key(*, store_hash: str, order_id: int, kind: str, content: str = "") -> str:
@@ -839,21 +875,30 @@ def _order_graph(
         target=target,
     )
     order_body = _order_body(
-        store=store, prepared=prepared, pricebook_id=pricebook_id, status=plan.upsert_status, account=plan.account
+        store=store,
+        prepared=prepared,
+        pricebook_id=pricebook_id,
+        status=plan.upsert_status,
+        account=plan.account,
+        contact=_contact_under_account(nodes),
     )
+    # The new customer's Contact goes with the new Account: in the "move" write when the Account moves there.
+    moved_links = {name: order_body[name] for name in CONTACT_LINK_FIELDS if plan.move and name in order_body}
+    write_body = {name: value for name, value in order_body.items() if name not in moved_links}
     order_key = store.external_id(prepared.order_id)
     if plan.create:
         # Insert, not upsert: if an earlier sync created the Order and its local record was lost (a crash
         # before the local save), the insert fails the whole graph (DUPLICATE_VALUE, so no second Created
         # event) and _order_send refreshes from Salesforce and sends the order as an update.
         nodes.append(
-            _node("POST", _sobject_url(client, "Order"), "order", {ORDER_EXTERNAL_ID: order_key, **order_body})
+            _node("POST", _sobject_url(client, "Order"), "order", {ORDER_EXTERNAL_ID: order_key, **write_body})
         )
     else:
-        nodes.append(_node("PATCH", _upsert_url(client, "Order", ORDER_EXTERNAL_ID, order_key), "order", order_body))
+        nodes.append(_node("PATCH", _upsert_url(client, "Order", ORDER_EXTERNAL_ID, order_key), "order", write_body))
     if plan.move:
         # Draft now (the write above reopened it): the Account may change.
-        nodes.append(_node("PATCH", _sobject_url(client, "Order/@{order.id}"), "move", {"AccountId": "@{account.id}"}))
+        move_body = {"AccountId": "@{account.id}", **moved_links}
+        nodes.append(_node("PATCH", _sobject_url(client, "Order/@{order.id}"), "move", move_body))
     nodes.extend(delete_nodes)
     nodes.extend(item_nodes)
     if plan.upsert_status != target:
@@ -885,7 +930,12 @@ def _order_graph(
             ),
         ],
         # The same whatever the write plan (AccountId sent or not): the plan follows Salesforce's state.
-        "order": {**order_body, "AccountId": "@{account.id}", "Status": target},
+        # OpportunityId is compared on its own (``OrderGraph.unchanged``): cart recovery may link it later.
+        "order": {
+            **{name: value for name, value in order_body.items() if name != "OpportunityId"},
+            "AccountId": "@{account.id}",
+            "Status": target,
+        },
         "items": item_content,
     }
     digest = fingerprint(content)
@@ -1076,6 +1126,7 @@ def _order_record(
                     shipped_quantity=prepared.shipped_quantity,
                     shipment_fields=prepared.shipments,
                     fingerprint=each.fingerprint,
+                    opportunity_id=prepared.opportunity_id or (synced.opportunity_id if synced else ""),
                     # When Salesforce was last written (backfill tells live syncs from its own by it).
                     synced_at=timezone.now(),
                 )
@@ -1097,6 +1148,7 @@ def _order_record(
             "shipped_quantity",
             "shipment_fields",
             "fingerprint",
+            "opportunity_id",
         ]
         kept_time = [not answers and each.state.synced is not None for each, answers in recorded]
         # An order twice in a batch: its last recording is the one that stays (one upsert cannot write a row twice).
@@ -1474,6 +1526,7 @@ def order_sync(
         prepared = _order_prepare(
             store=store, order=order, event_scope=event_scope, synced=synced, customers=customers, client=client
         )
+        _opportunities_attach(store, [prepared])
         found = customers_match(store=store, client=client, identities=[prepared.identity])
         match = customers_leads_convert(client=client, matches=found).get(prepared.identity.key)
         prepared.customer_match = match

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
 from recovery.models import Cart
-from sync.admin_display import bigcommerce_link, clipped, moment, salesforce_link, status_badge
+from sync.admin_display import ReadOnlyAdmin, bigcommerce_link, clipped, moment, salesforce_link, status_badge
 from sync.services.resync import cart_resync
 
 
 @admin.register(Cart)
-class CartAdmin(admin.ModelAdmin):
+class CartAdmin(ReadOnlyAdmin):
     list_display = (
         "cart_short",
         "store_short",
@@ -132,16 +130,6 @@ class CartAdmin(admin.ModelAdmin):
         # Everything mirrors Salesforce or BigCommerce; editing it here would only make it lie.
         shown = [str(name) for _, options in self.fieldsets for name in options["fields"]]
         return sorted({*(f.name for f in Cart._meta.fields), *shown})
-
-    # Read-only for everyone: no Save, no Delete, no Add (view permission shows the page).
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_resync_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("sync.change_webhookevent")

@@ -6,3 +6,11 @@ class RecoveryConfig(AppConfig):
 
     name = "recovery"
     verbose_name = "Cart recovery"
+
+    def ready(self) -> None:
+        from orders.links import cart_opportunities_provide
+        from recovery.selectors import carts_opportunities
+
+        # orders sits below recovery and never imports it: an order placed from a cart finds the cart's
+        # Opportunity through this lookup (orders.links).
+        cart_opportunities_provide(carts_opportunities)

@@ -43,6 +43,12 @@ class Cart(models.Model):
         "between finds that Task by BigCommerceCartId__c on retry instead of creating a second one.",
     )
     contact_id = models.CharField(max_length=18, blank=True)
+    contact_role_id = models.CharField(
+        max_length=18,
+        blank=True,
+        help_text="The shopper's OpportunityContactRole on the cart's Opportunity (a role has no external id: "
+        "remembered here so a later abandonment does not add a second one).",
+    )
     account_id = models.CharField(max_length=18, blank=True)
     abandoned_at = models.DateTimeField(null=True, blank=True, db_index=True)
     abandon_count = models.PositiveIntegerField(default=0, help_text="Abandonments processed for this cart.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +18,13 @@ from sync.models import Store
 def cart_local_get(*, store: Store, cart_id: str) -> Cart | None:
     """The local record of a cart, or None when b2s never saw it."""
     return Cart.objects.filter(store=store, cart_id=cart_id).select_related("store").first()
+
+
+def carts_opportunities(store: Store, cart_ids: Collection[str]) -> dict[str, str]:
+    """cart id → the Opportunity Id cart recovery made of it (carts with one only): an order placed from the
+    cart links it (lent to the order sync through ``orders.links.cart_opportunities_provide``)."""
+    rows = Cart.objects.filter(store=store, cart_id__in=list(cart_ids)).exclude(opportunity_id="")
+    return dict(rows.values_list("cart_id", "opportunity_id"))
 
 
 def carts_expirable(*, cutoff: datetime, opportunities: bool, leads: bool) -> QuerySet[Cart]:

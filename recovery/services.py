@@ -53,6 +53,7 @@ from sync.salesforce import (
     COLLECTIONS_CHUNK,
     SalesforceClient,
     SalesforceError,
+    error_from_body,
     salesforce_calls_counted,
     salesforce_client,
     soql_quote,
@@ -78,6 +79,8 @@ TASK_OPEN_STATUS = "Not Started"
 TASK_DONE_STATUS = "Completed"
 EXPIRY_REASON = "Cart expired"
 CART_EVENT = "BigCommerce_Cart_Abandoned__e"
+# The shopper on their cart's Opportunity: the primary contact, deciding whether to buy.
+CONTACT_ROLE = "Decision Maker"
 # Recovery writes these itself, whatever the mappings say: the external ids travel in the URL, the
 # Account link is a reference, and the open stage/status is (re)set only when a cart (re)opens.
 OPPORTUNITY_CONTROLLED_FIELDS = frozenset({"Id", "Cart_ID__c", "AccountId", "StageName", "IsClosed", "IsWon"})
@@ -163,6 +166,7 @@ class _Abandonment:
     match: CustomerMatch | None = None  # the shopper's existing CRM records (sync.customers.customers_match)
     to_contact: bool = False  # a low-value cart of a shopper who is a Contact: Task on the Contact, no Lead
     lead_id: str = ""  # the shopper's existing Lead, reused (by Id) instead of a new one
+    contact_role_id: str = ""  # the shopper's OpportunityContactRole already made for this cart ("" = none yet)
 
 
 def _record_kind(*, local: Cart | None, value: Decimal) -> str:
@@ -298,6 +302,22 @@ def _abandonment_subrequests(client: SalesforceClient, plan: _Abandonment, *, ta
             }
         )
     has_contact = any(sub.get("referenceId") == "contact" for sub in subrequests)
+    if plan.kind == "opportunity" and has_contact and not plan.contact_role_id:
+        # The shopper appears on the Opportunity. A role has no external id: its id, remembered on the
+        # Cart, keeps a later abandonment from adding a second one (the same Contact may hold several).
+        subrequests.append(
+            {
+                "method": "POST",
+                "url": client.url("sobjects/OpportunityContactRole/"),
+                "referenceId": "role",
+                "body": {
+                    "OpportunityId": "@{opportunity.id}",
+                    "ContactId": "@{contact.id}",
+                    "IsPrimary": True,
+                    "Role": CONTACT_ROLE,
+                },
+            }
+        )
     if config.flag("recovery_tasks"):
         has_account = any(sub.get("referenceId") == "account" for sub in subrequests)
         subrequests.append(
@@ -367,14 +387,39 @@ def _task_recovered(client: SalesforceClient, *, plan: _Abandonment, local: Cart
         return plan
     # Activity custom fields cannot be external ids in Salesforce, so the Task is looked up, not upserted.
     # The value is a quoted, escaped SOQL literal (soql_quote); the names are constants.
-    found = client.query(
+    task_soql = (
         f"SELECT Id FROM Task WHERE BigCommerceCartId__c = {soql_quote(plan.key)} "  # noqa: S608
         "ORDER BY CreatedDate DESC LIMIT 1"
     )
+    if plan.kind != "opportunity" or plan.contact_role_id:
+        found, roles = client.query(task_soql), []
+    else:
+        # The shopper's role was created in the same composite as the Task: read in the same request.
+        role_soql = (
+            "SELECT Id FROM OpportunityContactRole WHERE Opportunity.Cart_ID__c = "  # noqa: S608
+            f"{soql_quote(plan.key)} ORDER BY CreatedDate DESC LIMIT 1"
+        )
+        found, roles = _queries_together(client, [task_soql, role_soql])
     if not found:
         return plan  # the crash came before Salesforce created anything: create it now
     logger.info("Cart %s: found the Task %s an interrupted sync created", plan.cart_id, found[0]["Id"])
-    return replace(plan, task_id=str(found[0]["Id"]), publish_event=False)
+    role_id = str(roles[0]["Id"]) if roles else plan.contact_role_id
+    return replace(plan, task_id=str(found[0]["Id"]), publish_event=False, contact_role_id=role_id)
+
+
+def _queries_together(client: SalesforceClient, queries: list[str]) -> list[list[dict[str, Any]]]:
+    """Several SOQL queries in one composite request (each answer's first page: the queries ask for one row)."""
+    subrequests = [
+        {"method": "GET", "url": client.url("query") + "?q=" + quote(soql), "referenceId": f"query{index}"}
+        for index, soql in enumerate(queries)
+    ]
+    answers: list[list[dict[str, Any]]] = []
+    for response in client.composite(subrequests, all_or_none=False):
+        status = int(response.get("httpStatusCode") or 0)
+        if status >= 400:
+            raise error_from_body(response.get("body"), status=status)
+        answers.append(list((response.get("body") or {}).get("records") or []))
+    return answers
 
 
 def _task_intent_save(*, store: Store, cart_id: str, facts: dict[str, Any]) -> None:
@@ -474,6 +519,7 @@ def cart_abandonment_sync(*, store: Store, cart_id: str, abandoned_at: datetime)
         abandoned_at=abandoned_at,
         reopen=local is None or not had_records or local.state != Cart.State.OPEN,
         task_id=local.task_id if local else "",
+        contact_role_id=local.contact_role_id if local else "",
         # One event per abandonment: re-processing the same abandonment publishes nothing new.
         publish_event=not same_abandonment,
         match=match,
@@ -498,6 +544,7 @@ def cart_abandonment_sync(*, store: Store, cart_id: str, abandoned_at: datetime)
     new_task_id = _created_id(by_reference.get("task")) or (task_id if "task" in by_reference else "")
     account_id = _created_id(by_reference.get("account"))
     contact_id = _created_id(by_reference.get("contact"))
+    contact_role_id = _created_id(by_reference.get("role")) or plan.contact_role_id
     if plan.to_contact and match is not None:  # the Task went to remembered ids
         account_id, contact_id = account_id or match.account_id, contact_id or match.contact_id
     days = int(config.threshold("cart_expiration_days"))
@@ -510,6 +557,7 @@ def cart_abandonment_sync(*, store: Store, cart_id: str, abandoned_at: datetime)
         "account_id": account_id or (local.account_id if local else ""),
         "contact_id": contact_id or (local.contact_id if local else ""),
         "task_id": new_task_id or (local.task_id if local and "task" not in by_reference else ""),
+        "contact_role_id": contact_role_id if kind == "opportunity" else "",
         "task_requested_at": None,
         "expires_at": abandoned_at + timedelta(days=days),
         "closed_at": None,
@@ -654,6 +702,25 @@ def _lead_links_retire(*, store: Store, lead_id: str, account_id: str, contact_i
         links.update(lead_id="")
 
 
+def _order_opportunity_link(
+    client: SalesforceClient, *, store: Store, order_id: int, opportunity_id: str
+) -> list[dict[str, Any]]:
+    """The Order's OpportunityId, when the order synced before its cart's Opportunity existed (rare: the
+    order sync links it itself otherwise, see orders.links). Joins the conversion's composite; an activated
+    Order takes it with the Edit Activated Orders permission, like every later edit of the order."""
+    synced = SyncedOrder.objects.filter(store=store, order_id=order_id).first()
+    if synced is None or not synced.salesforce_id or synced.opportunity_id == opportunity_id:
+        return []
+    return [
+        {
+            "method": "PATCH",
+            "url": client.url(f"sobjects/Order/{synced.salesforce_id}"),
+            "referenceId": "order",
+            "body": {"OpportunityId": opportunity_id},
+        }
+    ]
+
+
 def cart_conversion_sync(*, store: Store, cart_id: str, order_id: int, converted_at: datetime) -> HandlerResult:
     """Close a bought cart and complete its recovery Task.
 
@@ -711,7 +778,10 @@ def cart_conversion_sync(*, store: Store, cart_id: str, order_id: int, converted
                 "Description": f"{local.items_description}\n\n{note}".strip(),
             },
         }
-        client.composite([opportunity, *task], all_or_none=True)
+        link = _order_opportunity_link(client, store=store, order_id=order_id, opportunity_id=local.opportunity_id)
+        client.composite([opportunity, *link, *task], all_or_none=True)
+        if link:
+            SyncedOrder.objects.filter(store=store, order_id=order_id).update(opportunity_id=local.opportunity_id)
     elif local.lead_id:
         lead_outcome = _lead_close(store=store, client=client, local=local, order_id=order_id, subrequests=task)
     else:

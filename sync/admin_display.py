@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
+from django.contrib import admin
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -143,3 +146,17 @@ def changelist_link(view_name: str, label: str, **filters: object) -> SafeString
 def change_link(view_name: str, object_id: int, label: str) -> SafeString:
     """A link to one object's admin page."""
     return format_html('<a href="{}">{}</a>', reverse(view_name, args=[object_id]), label)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows b2s writes (events, audit entries, carts, analytics, statistics): viewable, never added, edited or
+    deleted in the admin; list actions (replay, sync again, resolve) still run for those allowed them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 
 from sync.admin_display import (
     EMPTY,
+    ReadOnlyAdmin,
     bigcommerce_link,
     changelist_link,
     clipped,
@@ -35,7 +36,7 @@ CONTROL_PANEL_KINDS = {"order": "order", "customer": "customer", "product": "pro
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin):
     # What an operator scans for, narrow enough for 1280 px beside the filters; the rest is on the detail page.
     list_display = (
         "received",
@@ -134,16 +135,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
     @admin.display(description="Headers (secrets are never stored)")
     def headers_pretty(self, event: WebhookEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(event.headers, indent=2, sort_keys=True))
-
-    # -- permissions: read-only rows, actions for those who may change events ----------------
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
-        return False
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("sync.change_webhookevent")

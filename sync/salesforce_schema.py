@@ -204,27 +204,44 @@ REQUIRED_OBJECTS: tuple[str, ...] = (
     "Pricebook2",
     "PricebookEntry",
     "Opportunity",
+    "OpportunityContactRole",
     "Lead",
     "Task",
 )
+
+# Objects b2s creates records of only as a part of another write, with no field of their own to show
+# missing access: the check asks the object's describe for create access (``createable``).
+REQUIRED_CREATE_ACCESS: dict[str, str] = {"OpportunityContactRole": "opportunity_creation"}
 
 
 # Standard fields b2s writes in code. Every org has them; the check still looks, because the
 # integration user may lack field-level access, and a restricted picklist may lack a value b2s writes.
 _STANDARD = {
-    "Order": ("AccountId", "EffectiveDate", "Pricebook2Id", "Status"),
+    # The links to the customer's Contact and the cart's Opportunity (orders.links).
+    "Order": (
+        "AccountId",
+        "EffectiveDate",
+        "Pricebook2Id",
+        "Status",
+        "BillToContactId",
+        "ShipToContactId",
+        "OpportunityId",
+    ),
     "OrderItem": ("OrderId", "PricebookEntryId", "Quantity", "UnitPrice"),
     "Product2": ("Name", "ProductCode", "IsActive"),
     "PricebookEntry": ("Pricebook2Id", "Product2Id", "UnitPrice", "IsActive"),
     "Opportunity": ("Name", "StageName", "CloseDate", "Amount", "AccountId", "LeadSource", "Description"),
     "Lead": ("LastName", "FirstName", "Company", "Email", "Status", "LeadSource", "Description"),
     "Task": ("Subject", "Status", "Priority", "ActivityDate", "WhatId", "WhoId", "Description"),
+    # The shopper's role on a cart's Opportunity (created with it: needs create access to the object).
+    "OpportunityContactRole": ("OpportunityId", "ContactId", "IsPrimary", "Role"),
 }
 _STANDARD_FLAGS = {
     "OrderItem": "order_line_items",
     "Product2": "order_line_items",
     "PricebookEntry": "order_line_items",
     "Opportunity": "opportunity_creation",
+    "OpportunityContactRole": "opportunity_creation",
     "Lead": "low_value_lead_creation",
     "Task": "recovery_tasks",
 }
@@ -234,6 +251,7 @@ _PICKLIST_VALUES = {
     ("Lead", "Status"): ("Open - Not Contacted",),
     ("Task", "Status"): ("Not Started",),
     ("Task", "Priority"): ("High", "Normal"),
+    ("OpportunityContactRole", "Role"): ("Decision Maker",),
 }
 STANDARD_FIELDS: tuple[FieldSpec, ...] = (
     *(

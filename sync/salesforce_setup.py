@@ -18,6 +18,7 @@ from sync.models import FieldMapping
 from sync.salesforce import SalesforceError
 from sync.salesforce_schema import (
     KIND_DESCRIBE_TYPES,
+    REQUIRED_CREATE_ACCESS,
     REQUIRED_EVENTS,
     REQUIRED_FIELDS,
     REQUIRED_OBJECTS,
@@ -205,6 +206,12 @@ def salesforce_setup_check(*, client: Any) -> SetupReport:
         report.rows.append(
             CheckRow(sobject, "", "object", "present" if found else "-", OK if found else OBJECT_MISSING)
         )
+        create_flag = REQUIRED_CREATE_ACCESS.get(sobject)
+        if found and create_flag is not None and _flag_on(create_flag):
+            creatable = bool((describes[sobject] or {}).get("createable"))
+            note = "" if creatable else "grant create access (permission set B2S_Integration)"
+            status = OK if creatable else READ_ONLY
+            report.rows.append(CheckRow(sobject, "", "create access", "yes" if creatable else "no", status, note))
     for spec in needed:
         describe = describes.get(spec.sobject)
         if describe is None:

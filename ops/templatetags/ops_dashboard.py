@@ -9,7 +9,7 @@ from django import template
 
 from ops import rules as r
 from ops.charts import Line, line_chart_svg
-from ops.selectors import dashboard_get, dashboard_series
+from ops.selectors import dashboard_get, dashboard_series, service_state_get
 from sync.models import Store
 
 register = template.Library()
@@ -49,6 +49,7 @@ def ops_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     return {
         "allowed": True,
         "dashboard": dashboard,
+        "state": service_state_get(now=dashboard.now),
         "stores": [(None, "All stores", urlencode({"window": window.key}), store is None)]
         + [(s, s.name, urlencode({"store": s.pk, "window": window.key}), s == store) for s in stores],
         "windows": [(w, urlencode({**store_query, "window": w.key}), w.key == window.key) for w in r.WINDOWS.values()],

@@ -15,6 +15,7 @@ RULES: dict[str, str] = {
     "duplicate_rules": "standard duplicate rules for Account, Contact and Lead answer DUPLICATES_DETECTED unless allowSave",
     "permission_sets": "the integration user can only do what its assigned permission sets grant (ActivateOrder, EditActivatedOrders, ConvertLeads)",
     "activated_orders": "no deletion of an activated order's products; AccountId changes only while Draft",
+    "order_contacts": "an Order's BillToContactId and ShipToContactId must be Contacts of the Order's Account",
     "enhanced_commerce_orders": "with Enhanced Commerce Orders, Quantity and UnitPrice are locked after activation",
     "external_id_extension": "an external id value in a URL whose last segment looks like a file extension answers 404",
     "lead_conversion": "a Lead converts only through convertLead; a converted status by plain update is refused",

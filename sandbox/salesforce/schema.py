@@ -368,6 +368,18 @@ def _address(prefix: str, label: str) -> list[Field]:
     ]
 
 
+# The Role values of a new org's OpportunityContactRole (a picklist an admin may edit; not restricted).
+OPPORTUNITY_CONTACT_ROLES = (
+    "Business User",
+    "Decision Maker",
+    "Economic Buyer",
+    "Economic Decision Maker",
+    "Evaluator",
+    "Executive Sponsor",
+    "Influencer",
+    "Technical Buyer",
+    "Other",
+)
 LEAD_SOURCES = ["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other", "Abandoned Cart"]
 OPPORTUNITY_STAGES = {
     # stage: (probability, forecast category, closed, won)
@@ -669,6 +681,35 @@ def _standard_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
                 _ro("IsArchived", "boolean", label="Is Archived"),
             ],
         ),
+        # A Contact's role on an Opportunity (object reference "OpportunityContactRole"): OpportunityId is
+        # required and fixed once created; one primary per Opportunity; the same Contact may hold several
+        # roles on one Opportunity ("possible, but not recommended"): no uniqueness, and no external id.
+        "OpportunityContactRole": (
+            {"key_prefix": "00K", "label": "Opportunity Contact Role"},
+            [
+                Field(
+                    "OpportunityId",
+                    "reference",
+                    referenceTo=["Opportunity"],
+                    relationshipName="Opportunity",
+                    childRelationshipName="OpportunityContactRoles",
+                    nillable=False,
+                    updateable=False,
+                    cascadeDelete=True,
+                ),
+                Field(
+                    "ContactId",
+                    "reference",
+                    referenceTo=["Contact"],
+                    relationshipName="Contact",
+                    childRelationshipName="OpportunityContactRoles",
+                    nillable=False,
+                    cascadeDelete=True,
+                ),
+                Field("IsPrimary", "boolean", label="Primary"),
+                Field("Role", "picklist", picklist=list(OPPORTUNITY_CONTACT_ROLES)),
+            ],
+        ),
         "Order": (
             {"key_prefix": "801"},
             [
@@ -710,8 +751,20 @@ def _standard_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
                 _ro("TotalAmount", "currency", label="Order Amount", precision=18, scale=2, calculated=True),
                 *_address("Billing", "Billing"),
                 *_address("Shipping", "Shipping"),
-                Field("BillToContactId", "reference", referenceTo=["Contact"], relationshipName="BillToContact"),
-                Field("ShipToContactId", "reference", referenceTo=["Contact"], relationshipName="ShipToContact"),
+                Field(
+                    "BillToContactId",
+                    "reference",
+                    label="Bill To Contact ID",
+                    referenceTo=["Contact"],
+                    relationshipName="BillToContact",
+                ),
+                Field(
+                    "ShipToContactId",
+                    "reference",
+                    label="Ship To Contact ID",
+                    referenceTo=["Contact"],
+                    relationshipName="ShipToContact",
+                ),
                 _ro("ActivatedDate", "datetime"),
                 _ro("ActivatedById", "reference", referenceTo=["User"], relationshipName="ActivatedBy"),
                 _owner(),

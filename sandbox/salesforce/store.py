@@ -918,6 +918,26 @@ ENHANCED_COMMERCE_LOCKED = {"Quantity", "UnitPrice"}
 # --------------------------------------------------------------------- per-object rules
 
 
+def _order_contacts_check(org: Org, record: dict[str, Any], given: set[str]) -> None:
+    """The Order's bill-to and ship-to Contacts are people of its Account (rule ``order_contacts``).
+
+    Checked whenever the Account or a contact link is written, so moving an Order to another Account
+    while it keeps the old customer's Contact is refused too. Salesforce's object reference does not
+    spell this out (unconfirmed): the stand-in is the stricter, and b2s links only the Contact it places
+    under the Order's own Account (orders.links).
+    """
+    if not org.rules.get("order_contacts", True) or not given & {"AccountId", "BillToContactId", "ShipToContactId"}:
+        return
+    for name in ("BillToContactId", "ShipToContactId"):
+        contact = org.live.get("Contact", {}).get(record.get(name) or "")
+        if contact is not None and contact.get("AccountId") != record.get("AccountId"):
+            raise DmlError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                f"{org.schema['Order'].fields[name].label}: the contact must belong to the order's account.",
+                [name],
+            )
+
+
 def _order_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
     category = ORDER_STATUS_CATEGORY.get(record["Status"], "Draft")
     if old is None:
@@ -927,6 +947,7 @@ def _order_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], g
                 "Choose a valid order status and try again: a new order's Status must be in the Draft category.",
                 ["Status"],
             )
+        _order_contacts_check(org, record, given)
         return
     items = org.order_items(record["Id"])
     old_category = old.get("StatusCode") or "Draft"
@@ -944,6 +965,7 @@ def _order_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], g
             "You can't change the price book of an order that has order products.",
             ["Pricebook2Id"],
         )
+    _order_contacts_check(org, record, given)
 
 
 def _order_compute(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
@@ -1064,6 +1086,16 @@ def _task_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], gi
         )
 
 
+def _contact_role_compute(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
+    """One primary contact per Opportunity: a new primary makes the others non-primary."""
+    if not record.get("IsPrimary") or "IsPrimary" not in given:
+        return
+    lookup = org.schema["OpportunityContactRole"].fields["OpportunityId"]
+    for other in org.match("OpportunityContactRole", lookup, record["OpportunityId"]):
+        if other["Id"] != record["Id"] and other.get("IsPrimary"):
+            org._put("OpportunityContactRole", dict(other, IsPrimary=False))
+
+
 def _task_compute(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
     record["IsClosed"] = record.get("Status") in TASK_CLOSED_STATUSES
     record["IsHighPriority"] = record.get("Priority") == "High"
@@ -1090,6 +1122,7 @@ _COMPUTE = {
     "OrderItem": _order_item_compute,
     "PricebookEntry": _pricebook_entry_compute,
     "Opportunity": _opportunity_compute,
+    "OpportunityContactRole": _contact_role_compute,
     "Task": _task_compute,
     "Product2": _product_compute,
 }

@@ -14,8 +14,9 @@ from django.urls import reverse
 
 from analytics.charts import LABEL_MAX_WIDTH, PAD, bar_chart_svg, text_width
 from analytics.models import LedgerEntry
+from analytics.selectors import customer_names
 from analytics.services import analytics_recompute, ledger_order_record
-from sync.models import Store
+from sync.models import KnownCustomer, Store
 from tests.factories.analytics import ledger_customers_create
 from tests.factories.auth import UserFactory
 from tests.factories.sync import StoreFactory
@@ -53,12 +54,15 @@ def table_numbers(html: str, attribute: str) -> dict[str, list[str]]:
     """``<tr data-{attribute}="X"><td>..</td>...`` → {X: [cell texts]}."""
     found = {}
     for match in re.finditer(rf'<tr data-{attribute}="([^"]*)">(.*?)</tr>', html, re.S):
-        found[match.group(1)] = re.findall(r"<td[^>]*>(.*?)</td>", match.group(2), re.S)
+        # Numbers are written with thousands separators ("1,234.50"): read back without them.
+        found[match.group(1)] = [
+            cell.replace(",", "") for cell in re.findall(r"<td[^>]*>(.*?)</td>", match.group(2), re.S)
+        ]
     return found
 
 
 def metric(html: str, name: str) -> str:
-    return re.search(rf'data-metric="{name}">([^<]*)<', html).group(1)
+    return re.search(rf'data-metric="{name}">([^<]*)<', html).group(1).replace(",", "")
 
 
 @pytest.fixture
@@ -117,7 +121,7 @@ def test_dashboard_numbers_match_the_ledger(staff_client, two_stores):
     # Four server-rendered charts, no script, and each chart carries the numbers in its bars' titles.
     assert html.count('class="analytics-chart"') == 4
     assert "<script" not in html.split('id="content-main"')[1]
-    assert f"{best[0][0]}: {best[0][1][0]:,.2f}" in html
+    assert f"{customer_names(keys=[best[0][0]])[best[0][0]]}: {best[0][1][0]:,.2f}" in html
 
 
 def test_dashboard_for_all_stores_and_the_store_filter(staff_client, two_stores):
@@ -247,3 +251,25 @@ def test_dashboard_shows_long_and_cjk_names_for_staff(staff_client, store, order
     assert tooltips == {LONG_ASCII, LONG_CJK}
     for label in root.findall(f"{SVG}text[@text-anchor='end']"):
         assert text_width(visible(label)) <= label_column(root) - PAD
+
+
+def test_dashboard_names_customers_and_the_currency(staff_client, store, order, push_faked):
+    KnownCustomer.objects.create(store=store, customer_id=7, document={"first_name": "Ada", "last_name": "Lovelace"})
+    guest = f"{store.store_hash}:guest:0123456789abcdef0123456789abcdef"
+    ledger_order_record(store=store, customer_key=f"{store.store_hash}:7", order=order(1, "12500.00", date=NOW))
+    ledger_order_record(store=store, customer_key=f"{store.store_hash}:8", order=order(2, "300.00", date=NOW))
+    ledger_order_record(store=store, customer_key=guest, order=order(3, "40.00", date=NOW))
+    html = staff_client.get(reverse(DASHBOARD), {"store": store.pk}).content.decode()
+    names = re.findall(r'<tr data-customer="[^"]*"><td title="[^"]*">([^<]*)</td>', html)
+    assert names == ["Ada Lovelace", "Customer #8", "Guest 01234567…"]
+    assert "Lifetime value (USD)" in html and "12,500.00" in html
+    assert 'id="analytics-currencies"' not in html
+
+
+def test_dashboard_says_when_orders_mix_currencies(staff_client, store, order, push_faked):
+    ledger_order_record(store=store, customer_key=f"{store.store_hash}:1", order=order(1, "10.00", date=NOW))
+    euro = order(2, "20.00", date=NOW, currency="EUR")
+    ledger_order_record(store=store, customer_key=f"{store.store_hash}:2", order=euro)
+    html = staff_client.get(reverse(DASHBOARD), {"store": store.pk}).content.decode()
+    assert "Lifetime value (mixed currencies)" in html
+    assert "The orders are in several currencies (EUR, USD)" in html

@@ -6,13 +6,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import factory
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+
 from audit.models import AuditLog
+from ops.models import Alert
 from sync.models import ApiUsageSample, IntakeRejection, Store, WebhookEvent
 
 from .audit import AuditLogFactory
 from .sync import StoreFactory, WebhookEventFactory
 
 NOW = datetime(2026, 6, 10, 12, 30, tzinfo=UTC)
+
+
+class AlertFactory(DjangoModelFactory[Alert]):
+    """An open alert about dead events of a store."""
+
+    class Meta:
+        model = Alert
+
+    kind = Alert.Kind.DEAD_EVENTS
+    key = factory.Sequence(lambda n: f"store{n}")
+    summary = factory.LazyAttribute(lambda alert: f"Dead events in {alert.key}")
+    last_seen_at = factory.LazyFunction(timezone.now)
+
+
 ORDER = "store/order/created"
 CUSTOMER = "store/customer/updated"
 

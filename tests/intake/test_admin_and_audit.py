@@ -109,9 +109,16 @@ def test_the_schedule_migration_is_idempotent():
 
     migration = importlib.import_module("audit.migrations.0002_schedules")
     Schedule.objects.filter(name="b2s: webhook sweep").update(minutes=5)  # an admin's edit
-    migration.schedules_create(apps, None)
-    assert Schedule.objects.filter(name__in=[name for name, *_ in migration.SCHEDULES]).count() == 2
+    create = migration.Migration.operations[0].code
+    create(apps, None)
+    assert Schedule.objects.filter(name__in=["b2s: webhook sweep", "b2s: audit log retention"]).count() == 2
     assert Schedule.objects.get(name="b2s: webhook sweep").minutes == 5
+    Schedule.objects.filter(name="b2s: audit log retention").delete()
+    create(apps, None)  # a missing one comes back, the edited one stays
+    assert Schedule.objects.get(name="b2s: audit log retention").schedule_type == "D"
+    assert Schedule.objects.get(name="b2s: webhook sweep").minutes == 5
+    migration.Migration.operations[0].reverse_code(apps, None)
+    assert not Schedule.objects.filter(name__in=["b2s: webhook sweep", "b2s: audit log retention"]).exists()
 
 
 # -- audit admin ---------------------------------------------------------------------------------

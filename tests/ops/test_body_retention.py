@@ -155,9 +155,10 @@ def test_the_daily_schedule_runs_the_task(grid, now):
 
 def test_the_schedule_migration_keeps_an_admin_edit():
     migration = importlib.import_module("sync.migrations.0014_body_retention_schedule")
-    Schedule.objects.filter(name=migration.NAME).update(schedule_type=Schedule.WEEKLY)
-    migration.schedule_create(apps, None)
-    assert list(Schedule.objects.filter(name=migration.NAME).values_list("schedule_type", flat=True)) == ["W"]
+    name = "b2s: webhook body retention"
+    Schedule.objects.filter(name=name).update(schedule_type=Schedule.WEEKLY)
+    migration.Migration.operations[0].code(apps, None)
+    assert list(Schedule.objects.filter(name=name).values_list("schedule_type", flat=True)) == ["W"]
 
 
 def _replay(*args: str) -> tuple[str, str]:

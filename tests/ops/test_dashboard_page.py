@@ -13,8 +13,9 @@ from django.test import Client
 
 from analytics.charts import text_width
 from ops.charts import Line, line_chart_svg
+from ops.models import Alert
 from ops.services import hourly_stats_rollup
-from tests.factories.ops import NOW, History, history_create
+from tests.factories.ops import NOW, AlertFactory, History, history_create
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +59,8 @@ def test_the_index_opens_with_the_dashboard(admin_client: Client, history: Histo
         "bigcommerce_share": "26.7 %",
         "auth_failures": "6",
         "budget_guard": "Budget guard: writing",
+        "health": "degraded",  # three dead events
+        "open_alerts": "0 open alerts",
     }
     assert "ops/dashboard.css" in html
     assert html.count('class="ops-chart"') == 2
@@ -98,3 +101,19 @@ def test_chart_labels_stay_inside_the_chart() -> None:
         start = {"end": x - extent, "middle": x - extent / 2}.get(text.get("text-anchor", ""), x)
         assert start >= 0 and start + extent <= width, content
     assert "20,000" in svg  # the y axis rounds 12,345 up to a round top
+
+
+def test_the_state_line_gives_the_health_reasons_and_links_the_open_alerts(
+    admin_client: Client, history: History
+) -> None:
+    AlertFactory(kind=Alert.Kind.DEAD_EVENTS, key="acme", summary="3 dead events", last_seen_at=NOW)
+    AlertFactory(kind=Alert.Kind.BACKLOG_AGE, key="acme", summary="old backlog", last_seen_at=NOW)
+    AlertFactory(kind=Alert.Kind.FAILURE_RATE, key="acme", state=Alert.State.RESOLVED, summary="", last_seen_at=NOW)
+    with time_machine.travel(NOW, tick=False):
+        html = admin_client.get("/admin/").content.decode()
+    assert 'class="ops-state ops-state-degraded"' in html
+    assert re.findall(r'data-reason="([a-z_]+)"', html) == ["events_dead", "events_retrying", "backlog_old"]
+    link = re.search(r'<a data-figure="open_alerts" href="([^"]+)">2 open alerts</a>', html)
+    assert link is not None
+    listed = admin_client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert listed.count('class="action-select"') == 2

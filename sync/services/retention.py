@@ -1,6 +1,8 @@
 """Retention of webhook bodies: a finished event's body and headers (personal data) are emptied after
 ``webhook_body_retention_days``; the row (scope, resource, status, times, attempts, error) stays for the
-statistics and the audit trail.
+statistics and the audit trail. The body keeps only its ``data``: BigCommerce's callbacks name resources
+there by id alone (``type``, ``id``, a shipment's ``orderId``, an address's ``customer_id``), which is what
+"Sync again now" needs to read the resource again; the sender's headers and the rest go.
 
 Finished means the event will not run again by itself: done, ignored, skipped, dead, or failed without a
 retry due (a permanent failure). Dead and permanently failed events are purged on the same clock as the
@@ -15,7 +17,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import JSONObject
 
 from sync.config import config
 from sync.models import WebhookEvent
@@ -50,7 +53,9 @@ def webhook_bodies_purge(*, now: datetime, batch_size: int = PURGE_BATCH) -> int
         if not ids:
             break
         # The condition again in the UPDATE: an event replayed since the SELECT (pending now) keeps its body.
-        purged += WebhookEvent.objects.filter(purgeable, pk__in=ids).update(body={}, headers={}, body_purged_at=now)
+        purged += WebhookEvent.objects.filter(purgeable, pk__in=ids).update(
+            body=JSONObject(data=F("body__data")), headers={}, body_purged_at=now
+        )
     if purged:
         logger.info("Emptied the body and headers of %s webhook event(s) finished before %s", purged, cutoff)
     return purged

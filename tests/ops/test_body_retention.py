@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from sync.models import Threshold, WebhookEvent
+from sync.services.resync import webhook_event_resync
 from sync.services.retention import REPLAY_PURGED_REFUSAL, webhook_bodies_purge
 from sync.services.webhooks import webhook_events_replay
 from sync.tasks import webhook_bodies_purge_task
@@ -95,7 +96,9 @@ def test_a_purged_event_keeps_its_metadata(grid, now):
     before = grid["dead@31d"]
     webhook_bodies_purge(now=now)
     after = WebhookEvent.objects.get(pk=before.pk)
-    assert after.body == {} and after.headers == {}
+    # Only the callback's resource references stay (what "Sync again now" reads); the rest and the headers go.
+    assert after.body == {"data": before.body["data"]} and after.headers == {}
+    assert set(before.body) - {"data"}  # the factory's body held more than that
     assert after.body_purged_at == now
     assert (after.store_id, after.scope, after.resource_type, after.resource_id, after.hash) == (
         before.store_id,
@@ -139,7 +142,7 @@ def test_purging_goes_in_batches(now):
         assert webhook_bodies_purge(now=now, batch_size=3) == 7
     updates = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("UPDATE")]
     assert len(updates) == 3  # 3 + 3 + 1 rows, each batch its own statement (autocommit: its own transaction)
-    assert all(WebhookEvent.objects.get(pk=event.pk).body == {} for event in old)
+    assert all(set(WebhookEvent.objects.get(pk=event.pk).body) == {"data"} for event in old)
 
 
 def test_the_daily_schedule_runs_the_task(grid, now):
@@ -203,3 +206,19 @@ def test_the_admin_replay_action_says_why_a_purged_event_stays(admin_client, now
     assert "1 event(s) not replayed: the body and headers were emptied after the retention period" in page
     assert "being processed right now" not in page
     assert WebhookEvent.objects.get(pk=purged.pk).status == S.DEAD
+
+
+def test_a_purged_shipment_event_can_still_be_synced_again(now):
+    shipment = _event(
+        status=S.DONE,
+        finished_at=now - timedelta(days=40),
+        scope="store/shipment/created",
+        resource_type="shipment",
+        resource_id="88",
+        body={"scope": "store/shipment/created", "data": {"type": "shipment", "id": 88, "orderId": 4711}, "hash": "x"},
+    )
+    webhook_bodies_purge(now=now)
+    shipment.refresh_from_db()
+    assert shipment.body_purged_at == now
+    resync = webhook_event_resync(event=shipment)
+    assert (resync.scope, resync.resource_type, resync.resource_id) == ("store/order/updated", "order", "4711")

@@ -71,6 +71,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         "last_error_message",
         "audit_entries",
         "salesforce_records",
+        "body_purged",
         "body_pretty",
         "headers_pretty",
     )
@@ -80,6 +81,12 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     @admin.display(description="Received", ordering="received_at")
     def received(self, event: WebhookEvent) -> str:
         return moment(event.received_at)
+
+    @admin.display(description="Body purged")
+    def body_purged(self, event: WebhookEvent) -> str:
+        if event.body_purged_at is None:
+            return EMPTY
+        return f"{moment(event.body_purged_at)} (retention: only the resource references are kept)"
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, event: WebhookEvent) -> SafeString:

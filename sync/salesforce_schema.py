@@ -44,6 +44,7 @@ KIND_METADATA_TYPES: dict[str, frozenset[str]] = {
     "tier": frozenset({"Picklist", "Text"}),
     "any": frozenset(),
 }
+CATALOG = "catalog_sync"  # the feature flag of catalog sync (orders.catalog.FLAG; sync cannot import orders)
 CUSTOMER_TIERS = ("Bronze", "Silver", "Gold", "Platinum")
 
 # Salesforce keeps custom Task fields on the shared Activity object (in metadata), while the
@@ -61,12 +62,18 @@ class FieldSpec:
     length: int = 0  # text: the longest value b2s writes (a shorter field fails with STRING_TOO_LONG)
     external_id: bool = False
     feature_flag: str = ""  # "" = always written
+    also_flags: tuple[str, ...] = ()  # other features that write it too: needed while any of the flags is on
     source: str = "code"  # "mapping" (a seeded field mapping) or "code"
     picklist_values: tuple[str, ...] = ()  # values b2s writes into a picklist
 
     @property
     def label(self) -> str:
         return f"{self.sobject}.{self.name}"
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The feature flags that make b2s write the field (any one is enough); () = always written."""
+        return (self.feature_flag, *self.also_flags) if self.feature_flag else ()
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,8 @@ _CODE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("Order", "BigCommerce_Store__c", "text", length=255),
     FieldSpec("Order", "Archived__c", "checkbox"),
     FieldSpec("OrderItem", "BigCommerceOrderItemId__c", **_EXT, feature_flag="order_line_items"),
-    FieldSpec("Product2", "BigCommerceProductId__c", **_EXT, feature_flag="order_line_items"),
+    # The key of order lines' products and of catalog sync's (orders.catalog): either feature writes it.
+    FieldSpec("Product2", "BigCommerceProductId__c", **_EXT, feature_flag="order_line_items", also_flags=(CATALOG,)),
     FieldSpec("Account", "BigCommerceCustomerId__c", **_EXT),
     FieldSpec("Contact", "BigCommerceCustomerId__c", **_EXT),
     FieldSpec("Account", "CLV__c", "currency", feature_flag="customer_lifetime_value"),
@@ -245,6 +253,8 @@ _STANDARD_FLAGS = {
     "Lead": "low_value_lead_creation",
     "Task": "recovery_tasks",
 }
+# Catalog sync (orders.catalog) writes products and their standard price book entries without any order.
+_STANDARD_ALSO_FLAGS = {"Product2": (CATALOG,), "PricebookEntry": (CATALOG,)}
 _PICKLIST_VALUES = {
     ("Order", "Status"): ("Draft", "Activated"),
     ("Opportunity", "StageName"): ("Prospecting", "Closed Lost"),
@@ -260,13 +270,14 @@ STANDARD_FIELDS: tuple[FieldSpec, ...] = (
             name,
             "any",
             feature_flag=_STANDARD_FLAGS.get(sobject, ""),
+            also_flags=_STANDARD_ALSO_FLAGS.get(sobject, ()),
             picklist_values=_PICKLIST_VALUES.get((sobject, name), ()),
         )
         for sobject, names in _STANDARD.items()
         for name in names
     ),
     # Catalog sync writes the product's plain-text description (orders.catalog); order sync does not.
-    FieldSpec("Product2", "Description", "any", feature_flag="catalog_sync"),
+    FieldSpec("Product2", "Description", "any", feature_flag=CATALOG),
 )
 
 

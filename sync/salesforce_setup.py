@@ -154,6 +154,16 @@ def _flag_on(flag: str) -> bool:
     return not flag or config.flag(flag)
 
 
+def _spec_needed(spec: FieldSpec) -> bool:
+    """Any of the flags that make b2s write the field is on (or it is always written)."""
+    return not spec.flags or any(config.flag(flag) for flag in spec.flags)
+
+
+def _flags_off(spec: FieldSpec) -> str:
+    names = spec.flags
+    return f"flag {names[0]} off" if len(names) == 1 else f"flags {', '.join(names)} off"
+
+
 def _mapping_specs() -> dict[tuple[str, str], FieldSpec]:
     """Every field the active mappings write (a flag that is off removes its mappings)."""
     specs: dict[tuple[str, str], FieldSpec] = {}
@@ -174,7 +184,7 @@ def _required_specs() -> tuple[list[FieldSpec], list[FieldSpec]]:
             # A seeded mapping an admin disabled (or whose flag is off) is not written.
             (needed if (spec.sobject, spec.name) in mapped else skipped).append(spec)
         else:
-            (needed if _flag_on(spec.feature_flag) else skipped).append(spec)
+            (needed if _spec_needed(spec) else skipped).append(spec)
     for key, spec in mapped.items():
         if key not in typed:
             needed.append(spec)
@@ -182,7 +192,7 @@ def _required_specs() -> tuple[list[FieldSpec], list[FieldSpec]]:
     for spec in STANDARD_FIELDS:
         if (spec.sobject, spec.name) in listed:
             continue
-        (needed if _flag_on(spec.feature_flag) else skipped).append(spec)
+        (needed if _spec_needed(spec) else skipped).append(spec)
     return needed, skipped
 
 
@@ -301,7 +311,7 @@ def _lead_status_rows(client: Any) -> list[CheckRow]:
 def _not_needed_rows(specs: Iterable[FieldSpec]) -> list[CheckRow]:
     rows = []
     for spec in specs:
-        why = "mapping disabled" if _flag_on(spec.feature_flag) else f"flag {spec.feature_flag} off"
+        why = "mapping disabled" if _spec_needed(spec) else _flags_off(spec)
         rows.append(CheckRow(spec.sobject, spec.name, _needs(spec), "", NOT_NEEDED, why))
     return rows
 

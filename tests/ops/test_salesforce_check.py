@@ -203,3 +203,24 @@ def test_a_permission_set_that_is_not_assigned_grants_nothing(org):
     _, error = _check_failing()
     assert "User.EditActivatedOrders (permission missing)" in error
     assert "User.ActivateOrder (permission missing)" in error
+
+
+def test_catalog_sync_needs_the_product_fields_without_order_line_items(org):
+    """Product2's key and the price book entry fields are written by catalog sync too, not only by order lines."""
+    from sync.config import config
+
+    org.app.schema.field_remove("Product2", "BigCommerceProductId__c")
+    FeatureFlag.objects.filter(key="order_line_items").update(enabled=False)
+    config.invalidate()
+    output, error = _check_failing()  # catalog_sync is on (seeded): it writes the key
+    assert "missing" in _row(output, "Product2", "BigCommerceProductId__c")
+    assert "Product2.BigCommerceProductId__c (missing)" in error and error.startswith("1 required item(s)")
+    assert " ok" in _row(output, "PricebookEntry", "UnitPrice")
+
+    FeatureFlag.objects.filter(key="catalog_sync").update(enabled=False)
+    config.invalidate()
+    output = _check()
+    row = _row(output, "Product2", "BigCommerceProductId__c")
+    assert "not needed: flags order_line_items, catalog_sync off" in row
+    assert "not needed: flags order_line_items, catalog_sync off" in _row(output, "PricebookEntry", "UnitPrice")
+    assert "not needed: flag catalog_sync off" in _row(output, "Product2", "Description")

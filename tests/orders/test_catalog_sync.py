@@ -341,3 +341,31 @@ def _event(catalog: Catalog, scope: str, product_id: int):
         event_created_at=next(_created_at),
         body={"scope": scope, "data": data},
     )
+
+
+def test_order_for_a_hidden_product_activates_its_entry_not_its_product(catalog):
+    """An order for a product the catalog hid (a control-panel order may sell one): Salesforce refuses an order
+    item on an inactive price book entry, so the order activates the entry; the Product2 stays inactive (the
+    catalog's state; an order item does not need an active product), and the next catalog event deactivates
+    the entry again."""
+    catalog.warm_up()
+    product = catalog.without_options()
+    product.is_visible = False
+    catalog.deliver("store/product/created", product.id)
+    [variant] = product.variants
+    record = catalog.products2(product.id)[f"sandbox:{product.id}:{variant.id}"]
+    assert record["IsActive"] is False and catalog.entries(record["Id"])[""]["IsActive"] is False
+
+    order = make_order(catalog.orders, {"email": "hidden@example.com", "products": [{"product_id": product.id}]})
+    _, costs = catalog.orders.deliver("store/order/created", order["id"])
+    # The CRM lookup, the entry query (the remembered entry is inactive), the graph with the activation.
+    assert costs.salesforce == 3, costs
+    [item] = catalog.orders.items_of(catalog.orders.order_record(order["id"])["Id"])
+    entry = catalog.entries(record["Id"])[""]
+    assert item["PricebookEntryId"] == entry["Id"] and entry["IsActive"] is True
+    assert catalog.sf.record("Product2", record["Id"])["IsActive"] is False
+    assert len(catalog.products2(product.id)) == 1
+
+    _, again = catalog.deliver("store/product/updated", product.id)
+    assert again.salesforce == 1  # the order's write is not the catalog's: rewritten
+    assert_product_matches(catalog, product)  # Product2 and entry inactive again

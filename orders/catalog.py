@@ -32,6 +32,7 @@ from functools import reduce
 from operator import or_
 from typing import TYPE_CHECKING, Any
 
+from django.db import transaction
 from django.db.models import Q
 
 from audit.services import audit_record
@@ -355,8 +356,21 @@ def _duplicates_resolve(
     _send(client, updates, result, entries)
 
 
-def _remember(store: Store, plan: CatalogPlan, result: CatalogResult, entries: dict[tuple[str, str], str]) -> None:
-    rows: list[KnownProduct] = []
+def _remember(
+    store: Store,
+    plan: CatalogPlan,
+    result: CatalogResult,
+    entries: dict[tuple[str, str], str],
+    known: dict[tuple[str, str], KnownProduct],
+) -> None:
+    """Remember what was written, unless an order rewrote a product since ``known`` was read.
+
+    An order creating the same new product at the same moment may have upserted its own values (the
+    line's name, active) after ours; its memory then carries a fresh order token (``ORDER_WRITTEN``), so a
+    row whose fingerprint is no longer the one read, or that appeared meanwhile, is left as the order wrote
+    it: the product's next event finds no matching fingerprint and writes the catalog's values again.
+    """
+    rows: dict[tuple[str, str], KnownProduct] = {}
     for (key, currency), remembered in plan.remember.items():
         product_id = int(key.split(":")[1])
         if product_id in result.failed:
@@ -365,23 +379,39 @@ def _remember(store: Store, plan: CatalogPlan, result: CatalogResult, entries: d
         entry_id = entries.get((key, currency)) or remembered.entry_id
         if not product2_id or not entry_id:
             continue
-        rows.append(
-            KnownProduct(
-                store=store,
-                product_key=key,
-                currency=currency,
-                product2_id=product2_id,
-                pricebook_entry_id=entry_id,
-                active=remembered.active,
-                fingerprint=remembered.fingerprint,
-            )
+        rows[(key, currency)] = KnownProduct(
+            store=store,
+            product_key=key,
+            currency=currency,
+            product2_id=product2_id,
+            pricebook_entry_id=entry_id,
+            active=remembered.active,
+            fingerprint=remembered.fingerprint,
         )
-    KnownProduct.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["store", "product_key", "currency"],
-        update_fields=["product2_id", "pricebook_entry_id", "active", "fingerprint"],
-    )
+    if not rows:
+        return
+    with transaction.atomic():
+        current = {
+            (row.product_key, row.currency): row
+            for row in KnownProduct.objects.select_for_update().filter(
+                store=store, product_key__in={key for key, _ in rows}
+            )
+        }
+        updates: list[KnownProduct] = []
+        for pair, row in rows.items():
+            now, read = current.get(pair), known.get(pair)
+            if now is None:
+                continue  # inserted below (unless an order inserts it first)
+            if read is None or now.fingerprint != read.fingerprint:
+                continue  # an order wrote it since we read: its values may be the newer ones in Salesforce
+            row.pk = now.pk
+            updates.append(row)
+        KnownProduct.objects.bulk_update(
+            updates, ["product2_id", "pricebook_entry_id", "active", "fingerprint"], batch_size=500
+        )
+        KnownProduct.objects.bulk_create(
+            [row for pair, row in rows.items() if pair not in current], ignore_conflicts=True, batch_size=500
+        )
 
 
 def products_sync(*, store: Store, products: dict[int, dict[str, Any] | None]) -> CatalogResult:
@@ -404,7 +434,7 @@ def products_sync(*, store: Store, products: dict[int, dict[str, Any] | None]) -
                 result=result,
                 entries=entries,
             )
-        _remember(store, plan, result, entries)
+        _remember(store, plan, result, entries, known)
         for product_id in products:
             if product_id in result.failed:
                 continue

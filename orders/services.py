@@ -47,6 +47,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -535,14 +536,25 @@ def _entries_query(
     return found
 
 
+def order_written_token() -> str:
+    """The fingerprint of a product an order wrote (active, from the line's values): no catalog digest equals
+    it, so the catalog's next event rewrites the product, and it is new each time, so a catalog sync that
+    read the row before this write can tell (``orders.catalog._remember``)."""
+    return f"order:{uuid.uuid4().hex}"
+
+
 def _products_remember(store: Store, rows: Iterable[tuple[str, str, str, str]]) -> None:
     for key, currency, product2_id, entry_id in rows:
         KnownProduct.objects.update_or_create(
             store=store,
             product_key=key,
             currency=currency,
-            # Written by an order (active, from the line's values): the catalog's next event rewrites it.
-            defaults={"product2_id": product2_id, "pricebook_entry_id": entry_id, "active": True, "fingerprint": ""},
+            defaults={
+                "product2_id": product2_id,
+                "pricebook_entry_id": entry_id,
+                "active": True,
+                "fingerprint": order_written_token(),
+            },
         )
 
 

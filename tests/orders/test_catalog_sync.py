@@ -369,3 +369,40 @@ def test_order_for_a_hidden_product_activates_its_entry_not_its_product(catalog)
     _, again = catalog.deliver("store/product/updated", product.id)
     assert again.salesforce == 1  # the order's write is not the catalog's: rewritten
     assert_product_matches(catalog, product)  # Product2 and entry inactive again
+
+
+def test_an_order_writing_the_product_mid_sync_keeps_the_catalog_from_remembering_stale_values(catalog, monkeypatch):
+    """The race of a new product ordered before its catalog event is handled: the order's upsert may land in
+    Salesforce after the catalog's (its line's name wins there). Whatever the order, the catalog must not record
+    its fingerprint over the order's write, so the product's next event writes the catalog's values again."""
+    import orders.catalog as catalog_module
+    from orders.services import _products_remember
+
+    catalog.warm_up()
+    product = catalog.without_options()
+    [variant] = product.variants
+    key = f"sandbox:{product.id}:{variant.id}"
+    send = catalog_module._send
+
+    def send_then_an_order_writes(client, ops, result, entries):
+        answer = send(client, ops, result, entries)
+        record = catalog.products2(product.id)[key]
+        # The order's upsert lands now, with the line's values, and the order remembers the product.
+        with catalog.sf.lock:  # as the integration user, like the order's own request
+            catalog.sf.org.update("Product2", record["Id"], {"Name": "Order line name"})
+        entry = catalog.entries(record["Id"])[""]
+        _products_remember(catalog.store, [(key, "", record["Id"], entry["Id"])])
+        return answer
+
+    monkeypatch.setattr(catalog_module, "_send", send_then_an_order_writes)
+    _, first = catalog.deliver("store/product/created", product.id)
+    assert first.salesforce == 1
+    assert catalog.products2(product.id)[key]["Name"] == "Order line name"  # the order's write won in Salesforce
+    assert KnownProduct.objects.get(store=catalog.store, product_key=key).fingerprint.startswith("order:")
+
+    monkeypatch.setattr(catalog_module, "_send", send)
+    _, again = catalog.deliver("store/product/updated", product.id)
+    assert again.salesforce == 1  # not "unchanged": the catalog's values are written again
+    assert_product_matches(catalog, product)
+    _, settled = catalog.deliver("store/product/updated", product.id)
+    assert settled.salesforce == 0

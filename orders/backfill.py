@@ -28,6 +28,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -39,6 +40,7 @@ from django.utils import timezone
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from analytics.services import analytics_recompute
+from audit.services import audit_record
 from orders.batches import orders_sync_batch
 from orders.catalog import FLAG as CATALOG_FLAG
 from orders.catalog import products_sync
@@ -447,6 +449,28 @@ def _run_start(*, store: Store, filters: BackfillFilters, resume: bool) -> Any:
     return BackfillRun.objects.create(store=store, filters=filters.as_json(), filters_key=filters.key())
 
 
+@contextmanager
+def _outcome_recorded(run: Any, summary: BackfillSummary, started: float) -> Iterator[None]:
+    """A run's end as its checkpoint says it: interrupted (Ctrl-C, the API-budget guard) or failed with the
+    error, which is raised again; the checkpoint is kept for ``--resume``. The summary's time in every case."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        summary.status = "interrupted"
+        _checkpoint(run, summary, status="interrupted", last_error="interrupted (Ctrl-C)")
+        raise
+    except BackfillPaused as paused:
+        summary.status = "interrupted"
+        _checkpoint(run, summary, status="interrupted", last_error=str(paused)[:2000])
+        raise
+    except Exception as error:
+        summary.status = "failed"
+        _checkpoint(run, summary, status="failed", last_error=f"{type(error).__name__}: {error}"[:2000])
+        raise
+    finally:
+        summary.seconds = time.monotonic() - started
+
+
 def _checkpoint(
     run: Any,
     summary: BackfillSummary,
@@ -572,7 +596,7 @@ def backfill_run(
     sf_before, bc_before = summary.salesforce_requests, summary.bigcommerce_requests
     started = time.monotonic()
     client = bigcommerce_client(store)
-    try:
+    with _outcome_recorded(run, summary, started):
         with salesforce_calls_counted() as sf_calls, bigcommerce_calls_counted() as bc_calls:
 
             def costs() -> None:
@@ -657,27 +681,11 @@ def backfill_run(
             _checkpoint(run, summary, status="done", finished_at=timezone.now())
             _audit(store=store, summary=summary, filters=filters)
         return summary
-    except KeyboardInterrupt:
-        summary.status = "interrupted"
-        _checkpoint(run, summary, status="interrupted", last_error="interrupted (Ctrl-C)")
-        raise
-    except BackfillPaused as paused:
-        summary.status = "interrupted"
-        _checkpoint(run, summary, status="interrupted", last_error=str(paused)[:2000])
-        raise
-    except Exception as error:
-        summary.status = "failed"
-        _checkpoint(run, summary, status="failed", last_error=f"{type(error).__name__}: {error}"[:2000])
-        raise
-    finally:
-        summary.seconds = time.monotonic() - started
 
 
 def _audit(
     *, store: Store, summary: BackfillSummary, filters: BackfillFilters, extra: dict[str, Any] | None = None
 ) -> None:
-    from audit.services import audit_record
-
     audit_record(
         operation="BACKFILL",
         store=store,
@@ -769,7 +777,7 @@ def products_backfill_run(
     started = time.monotonic()
     client = bigcommerce_client(store)
     state = BackfillProgress("products")
-    try:
+    with _outcome_recorded(run, summary, started):
         with salesforce_calls_counted() as sf_calls, bigcommerce_calls_counted() as bc_calls:
 
             def costs() -> None:
@@ -814,17 +822,3 @@ def products_backfill_run(
             _checkpoint(run, summary, status="done", finished_at=timezone.now())
             _audit(store=store, summary=summary, filters=BackfillFilters(), extra=PRODUCT_FILTERS)
         return summary
-    except KeyboardInterrupt:
-        summary.status = "interrupted"
-        _checkpoint(run, summary, status="interrupted", last_error="interrupted (Ctrl-C)")
-        raise
-    except BackfillPaused as paused:
-        summary.status = "interrupted"
-        _checkpoint(run, summary, status="interrupted", last_error=str(paused)[:2000])
-        raise
-    except Exception as error:
-        summary.status = "failed"
-        _checkpoint(run, summary, status="failed", last_error=f"{type(error).__name__}: {error}"[:2000])
-        raise
-    finally:
-        summary.seconds = time.monotonic() - started

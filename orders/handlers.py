@@ -10,6 +10,8 @@ from orders.services import (
     order_event_id,
     order_sync,
 )
+from orders.writeback import order_writeback
+from orders.writeback_rules import WRITEBACK_SCOPE
 from sync.bigcommerce import bigcommerce_client
 from sync.handlers import BatchOutcome, HandlerResult, SkipEvent, batch_handler_register, handler_register
 from sync.models import Store, WebhookEvent
@@ -43,3 +45,9 @@ def order_events_handle_together(store: Store, events: list[WebhookEvent]) -> di
         return {}
     batch = orders_sync_batch(store=store, orders=list(orders.values()), audit=False)
     return {event.pk: result for order_id, result in batch.results.items() for event in by_order.get(order_id, ())}
+
+
+@handler_register(WRITEBACK_SCOPE)
+def order_writeback_handle(event: WebhookEvent) -> HandlerResult:
+    """An Order changed in Salesforce by someone other than b2s (stored by the poll): write it to BigCommerce."""
+    return order_writeback(event=event)

@@ -125,6 +125,7 @@ OPERATION_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("store/customer/", "CUSTOMER_SYNC"),
     ("store/cart/converted", "CART_CONVERSION"),
     ("store/cart/", "CART_SYNC"),
+    ("b2s/salesforce/order/", "ORDER_WRITEBACK"),
 )
 
 

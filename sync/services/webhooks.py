@@ -888,7 +888,9 @@ def error_classify(error: BaseException) -> ErrorInfo:
         return ErrorInfo(name, message, "NETWORK_ERROR", True)
     if isinstance(error, OperationalError):  # e.g. "database is locked", a dropped connection
         return ErrorInfo(name, message, "DATABASE", True)
-    return ErrorInfo(name, message, "", False)
+    # Another permanent failure; one that names its kind (e.g. WRITEBACK_CONFLICT) shows that code.
+    code = getattr(error, "code", "")
+    return ErrorInfo(name, message, code if isinstance(code, str) else "", False)
 
 
 # The worker running the event died or timed out on every attempt (recorded when the lease is taken over).

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
@@ -40,6 +40,7 @@ from sandbox.bigcommerce.store import (
     Order,
     Product,
     ProductVariant,
+    Shipment,
     StoreData,
     date_parse,
     money,
@@ -61,6 +62,7 @@ ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-sta
 HOOK_ERROR_TYPE = "/api-docs/getting-started/api-status-codes"
 V2_MESSAGES = {
     400: "The request was invalid.",
+    501: "The sandbox does not emulate this request.",
     401: "You are not authorized to access this resource. Check the X-Auth-Token header.",
     404: "The requested resource was not found.",
     405: "The requested method is not supported by this resource.",
@@ -102,6 +104,101 @@ ORDER_UPDATE_FIELDS = {
     "channel_id",
     "cart_id",
     "date_modified",
+    "customer_locale",
+    "ip_address",
+    "external_source",
+}
+# PUT /v2/orders/{id} (``order_Put`` in orders.v2.oas2.yml). Emulated: these change the order.
+ORDER_PUT_FIELDS = {
+    "status_id",
+    "staff_notes",
+    "customer_message",
+    "external_order_id",
+    "external_source",
+    "payment_method",
+    "payment_provider_id",
+    "billing_address",
+    "customer_id",
+    "channel_id",
+    "customer_locale",
+    "ip_address",
+    "discount_amount",
+    "shipping_cost_ex_tax",
+    "handling_cost_ex_tax",
+}
+# Writable in ``order_Put`` but not emulated (lines, fees, consignments, overrides of derived totals):
+# answered 501, so a client relying on them fails loudly instead of silently changing nothing.
+ORDER_PUT_NOT_EMULATED = {
+    "products",
+    "fees",
+    "consignments",
+    "shipping_addresses",
+    "base_handling_cost",
+    "base_shipping_cost",
+    "base_wrapping_cost",
+    "handling_cost_inc_tax",
+    "shipping_cost_inc_tax",
+    "wrapping_cost_ex_tax",
+    "wrapping_cost_inc_tax",
+    "subtotal_ex_tax",
+    "subtotal_inc_tax",
+    "total_ex_tax",
+    "total_inc_tax",
+    "date_created",
+    "order_source",
+    "ebay_order_id",
+    "external_merchant_id",
+    "geoip_country",
+    "geoip_country_iso2",
+    "ip_address_v6",
+    "items_shipped",
+    "items_total",
+    "order_is_digital",
+    "refunded_amount",
+}
+ORDER_PUT_MONEY_FIELDS = ("discount_amount", "shipping_cost_ex_tax", "handling_cost_ex_tax")
+ORDER_PUT_TEXT_LIMITS = {
+    "staff_notes": 65535,
+    "customer_message": 65535,
+    "external_order_id": 255,
+    "external_source": 255,
+    "payment_method": 100,
+    "customer_locale": 10,
+    "ip_address": 30,
+}
+BILLING_ADDRESS_FIELDS = {
+    "first_name",
+    "last_name",
+    "company",
+    "street_1",
+    "street_2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "country_iso2",
+    "phone",
+    "email",
+}
+# POST /v2/orders/{id}/shipments (``orderShipment_Post``); ``product_id`` of an item is read-only.
+SHIPMENT_POST_FIELDS = {
+    "order_address_id",
+    "tracking_number",
+    "tracking_link",
+    "merchant_shipping_cost",
+    "shipping_method",
+    "shipping_provider",
+    "tracking_carrier",
+    "comments",
+    "items",
+}
+SHIPMENT_TEXT_LIMITS = {
+    "tracking_number": 50,
+    "tracking_link": 500,
+    "shipping_method": 250,
+    "shipping_provider": 100,
+    "tracking_carrier": 100,
+    "comments": 65535,
 }
 CART_UPDATE_FIELDS = {
     "items",
@@ -156,11 +253,13 @@ API_RULES = Map(
         Rule("/v2/orders", endpoint="orders_list", methods=["GET"]),
         Rule("/v2/orders/count", endpoint="orders_count", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>", endpoint="order_get", methods=["GET"]),
+        Rule("/v2/orders/<int:order_id>", endpoint="order_put", methods=["PUT"]),
         Rule("/v2/orders/<int:order_id>/products", endpoint="order_products", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>/products/<int:line_id>", endpoint="order_product", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>/shipping_addresses", endpoint="order_shipping", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>/shippingaddresses", endpoint="order_shipping", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>/shipments", endpoint="order_shipments", methods=["GET"]),
+        Rule("/v2/orders/<int:order_id>/shipments", endpoint="order_shipment_post", methods=["POST"]),
         Rule("/v2/orders/<int:order_id>/shipments/<int:shipment_id>", endpoint="order_shipment", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>/consignments", endpoint="order_consignments", methods=["GET"]),
         Rule("/v2/orders/<int:order_id>/coupons", endpoint="order_coupons", methods=["GET"]),
@@ -259,11 +358,19 @@ def _within(value: Any, low: Any, high: Any) -> bool:
 class ApiError(Exception):
     """An answer in the API's error format for its version (v2 array, v3 object)."""
 
-    def __init__(self, status: int, message: str | None = None, *, errors: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        *,
+        errors: dict[str, str] | None = None,
+        details: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors
+        self.details = details
 
 
 class ControlError(Exception):
@@ -596,6 +703,18 @@ class BigCommerceSandbox:
         unknown = set(fields) - ORDER_UPDATE_FIELDS
         if unknown:
             raise ControlError(400, f"unknown order fields: {sorted(unknown)}")
+        body, events = self._order_change(order_id, fields)
+        self._fire(events)
+        return body
+
+    def _order_change(
+        self, order_id: int, fields: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+        """Apply ``fields`` to an order (all or nothing); answers the v2 order and the events to fire.
+
+        Shared by the control API and ``PUT /v2/orders/{id}``: statusUpdated (when the status changed),
+        then store/order/updated. Raises ``ControlError`` (404 unknown order, 400 refused change).
+        """
         events: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
             current = self._order(order_id)
@@ -611,8 +730,7 @@ class BigCommerceSandbox:
                 events.append(self._status_event(order.id, previous, order.status_id))
             events.append(("store/order/updated", {"type": "order", "id": order.id}))
             body = render.order_v2(order, self._api_base())
-        self._fire(events)
-        return body
+        return body, events
 
     def _order_apply(self, order: Order, fields: dict[str, Any]) -> int | None:
         now = self._now()
@@ -641,9 +759,19 @@ class BigCommerceSandbox:
                     if not hasattr(target, name):
                         raise ValueError(f"unknown address field {name!r}")
                     setattr(target, name, "" if value is None else str(value))
-        for key in ("customer_message", "staff_notes", "payment_method", "payment_provider_id", "external_order_id"):
+        for key in (
+            "customer_message",
+            "staff_notes",
+            "payment_method",
+            "payment_provider_id",
+            "external_order_id",
+            "customer_locale",
+            "ip_address",
+        ):
             if key in fields:
                 setattr(order, key, "" if fields[key] is None else str(fields[key]))
+        if "external_source" in fields:
+            order.external_source = None if fields["external_source"] is None else str(fields["external_source"])
         for key in ("shipping_cost_ex_tax", "handling_cost_ex_tax", "discount_amount"):
             if key in fields:
                 value = money(fields[key])
@@ -724,7 +852,6 @@ class BigCommerceSandbox:
         store/shipment/created (data.orderId), then statusUpdated (if it changed) and store/order/updated.
         Returns the v2 shipment.
         """
-        events: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
             order = self._order(order_id)
             previous = order.status_id
@@ -742,13 +869,23 @@ class BigCommerceSandbox:
                 )
             except (ValueError, TypeError) as exc:
                 raise ControlError(400, str(exc)) from exc
-            events.append(("store/shipment/created", {"type": "shipment", "id": shipment.id, "orderId": order.id}))
-            if previous != order.status_id:
-                events.append(self._status_event(order.id, previous, order.status_id))
-            events.append(("store/order/updated", {"type": "order", "id": order.id}))
+            events = self._shipment_events(order, shipment, previous)
             body = render.shipment_v2(order, shipment)
         self._fire(events)
         return body
+
+    def _shipment_events(
+        self, order: Order, shipment: Shipment, previous_status: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """What BigCommerce fires after a shipment: store/shipment/created (data.orderId), statusUpdated
+        when shipping moved the order to Shipped / Partially Shipped, then store/order/updated."""
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("store/shipment/created", {"type": "shipment", "id": shipment.id, "orderId": order.id})
+        ]
+        if previous_status != order.status_id:
+            events.append(self._status_event(order.id, previous_status, order.status_id))
+        events.append(("store/order/updated", {"type": "order", "id": order.id}))
+        return events
 
     def refund_create(
         self,
@@ -1521,9 +1658,10 @@ class BigCommerceSandbox:
     def _error(self, version: str, error: ApiError) -> Response:
         status = error.status
         if version == "v2":
-            return self._json(
-                [{"status": status, "message": error.message or V2_MESSAGES.get(status, "Error")}], status
-            )
+            entry: dict[str, Any] = {"status": status, "message": error.message or V2_MESSAGES.get(status, "Error")}
+            if error.details:
+                entry["details"] = error.details
+            return self._json([entry], status)
         body: dict[str, Any] = {
             "status": status,
             "title": error.message or V3_TITLES.get(status, "Error"),
@@ -1722,6 +1860,177 @@ class BigCommerceSandbox:
                 if shipment.id == shipment_id:
                     return self._json(render.shipment_v2(order, shipment))
         raise ApiError(404)
+
+    # -- v2 writes (PUT /orders/{id}, POST /orders/{id}/shipments)
+    @staticmethod
+    def _field_invalid(name: str, reason: str) -> ApiError:
+        return ApiError(400, f"The field '{name}' is invalid.", details={"invalid_reason": reason})
+
+    @staticmethod
+    def _field_read_only(name: str) -> ApiError:
+        return ApiError(
+            400, f"The field '{name}' cannot be written to. Please remove it from your request before trying again."
+        )
+
+    @staticmethod
+    def _field_required(name: str) -> ApiError:
+        return ApiError(400, f"The required field '{name}' was not supplied.")
+
+    def _text_check(self, body: dict[str, Any], limits: dict[str, int], *, nullable: frozenset[str]) -> None:
+        for name, limit in limits.items():
+            if name not in body:
+                continue
+            value = body[name]
+            if value is None and name in nullable:
+                continue
+            if not isinstance(value, str):
+                raise self._field_invalid(name, "must be a string")
+            if len(value) > limit:
+                raise self._field_invalid(name, f"must be at most {limit} characters")
+
+    def _money_check(self, name: str, value: Any) -> Decimal:
+        """A v2 money input: "Float, Float-As-String, Integer", never negative."""
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self._field_invalid(name, "must be a number or a numeric string")
+        try:
+            amount = money(value)
+        except ValueError as exc:
+            raise self._field_invalid(name, "must be a number or a numeric string") from exc
+        if amount < 0:
+            raise self._field_invalid(name, "can't be negative")
+        return amount
+
+    @staticmethod
+    def _is_int(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def _order_put_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate a ``PUT /v2/orders/{id}`` body (``order_Put``); answers the changes for ``_order_change``."""
+        for name in body:
+            if name in ORDER_PUT_NOT_EMULATED:
+                raise ApiError(501, f"The sandbox does not emulate writing '{name}' on an order.")
+            if name not in ORDER_PUT_FIELDS:
+                raise self._field_read_only(name)
+        self._text_check(body, ORDER_PUT_TEXT_LIMITS, nullable=frozenset({"external_order_id", "external_source"}))
+        fields = dict(body)
+        if "status_id" in body:
+            status_id = body["status_id"]
+            if not self._is_int(status_id) or status_id not in ORDER_STATUSES:
+                raise self._field_invalid("status_id", f"{status_id!r} is not an order status id (0-14)")
+        if "customer_id" in body:
+            customer_id = body["customer_id"]
+            if not self._is_int(customer_id) or (customer_id and customer_id not in self._data.customers):
+                raise self._field_invalid("customer_id", f"no customer {customer_id!r}")
+        if "channel_id" in body:
+            channel_id = body["channel_id"]
+            channels = {1} | {order.channel_id for order in self._data.orders.values()}
+            if not self._is_int(channel_id) or channel_id not in channels:
+                raise self._field_invalid("channel_id", f"no enabled channel {channel_id!r}")
+        if "payment_provider_id" in body:
+            provider = body["payment_provider_id"]
+            if provider is not None and (isinstance(provider, bool) or not isinstance(provider, (str, int, float))):
+                raise self._field_invalid("payment_provider_id", "must be a string or a number")
+        for name in ORDER_PUT_MONEY_FIELDS:
+            if name in body:
+                fields[name] = str(self._money_check(name, body[name]))
+        if "billing_address" in body:
+            address = body["billing_address"]
+            if not isinstance(address, dict):
+                raise self._field_invalid("billing_address", "must be an object")
+            for key, value in address.items():
+                if key == "form_fields":
+                    raise ApiError(501, "The sandbox does not emulate writing 'billing_address.form_fields'.")
+                if key not in BILLING_ADDRESS_FIELDS:
+                    raise self._field_read_only(f"billing_address.{key}")
+                if not isinstance(value, str):
+                    raise self._field_invalid(f"billing_address.{key}", "must be a string")
+            email = address.get("email")
+            if email is not None and "@" not in email:
+                raise self._field_invalid("billing_address.email", f"{email!r} is not an email address")
+        return fields
+
+    def _api_order_put(self, request: Request, order_id: int) -> Response:
+        """``PUT /v2/orders/{id}``: the emulated ``order_Put`` fields; fires what ``_order_change`` says."""
+        body = self._json_body(request)
+        with self._lock:
+            self._api_order(order_id)
+            fields = self._order_put_fields(body)
+            if not fields:
+                # Nothing asked: the order as it is, nothing fired.
+                return self._json(render.order_v2(self._api_order(order_id), self._api_base()))
+            try:
+                rendered, events = self._order_change(order_id, fields)
+            except ControlError as exc:
+                raise ApiError(exc.status, None if exc.status == 404 else exc.message) from exc
+        self._fire(events)
+        return self._json(rendered)
+
+    def _shipment_post_check(self, body: dict[str, Any]) -> list[dict[str, int]]:
+        """Validate an ``orderShipment_Post`` body; answers its items."""
+        for name in body:
+            if name not in SHIPMENT_POST_FIELDS:
+                raise self._field_read_only(name)
+        for name in ("order_address_id", "items"):
+            if name not in body:
+                raise self._field_required(name)
+        if not self._is_int(body["order_address_id"]):
+            raise self._field_invalid("order_address_id", "must be an integer")
+        self._text_check(body, SHIPMENT_TEXT_LIMITS, nullable=frozenset())
+        if "merchant_shipping_cost" in body:
+            self._money_check("merchant_shipping_cost", body["merchant_shipping_cost"])
+        items = body["items"]
+        if not isinstance(items, list) or not items:
+            raise self._field_invalid("items", "must be a non-empty array of {order_product_id, quantity}")
+        checked = []
+        for entry in items:
+            if not isinstance(entry, dict):
+                raise self._field_invalid("items", "each item is an object {order_product_id, quantity}")
+            for key in entry:
+                if key not in ("order_product_id", "quantity"):
+                    raise self._field_read_only(key)
+            for key in ("order_product_id", "quantity"):
+                if key not in entry:
+                    raise self._field_required(f"items.{key}")
+                if not self._is_int(entry[key]):
+                    raise self._field_invalid(f"items.{key}", "must be an integer")
+            if entry["quantity"] < 1:
+                raise self._field_invalid("items.quantity", "must be at least 1")
+            checked.append({"order_product_id": entry["order_product_id"], "quantity": entry["quantity"]})
+        return checked
+
+    def _api_order_shipment_post(self, request: Request, order_id: int) -> Response:
+        """``POST /v2/orders/{id}/shipments``: 201 with the shipment; the order becomes Shipped (2) when every
+        physical unit has shipped, else Partially Shipped (3) (refund statuses stay); fires
+        store/shipment/created, statusUpdated (if the status moved), store/order/updated."""
+        body = self._json_body(request)
+        with self._lock:
+            order = self._api_order(order_id)
+            items = self._shipment_post_check(body)
+            address_id = body["order_address_id"]
+            if order.shipping is None or order.shipping.id != address_id:
+                raise self._field_invalid("order_address_id", f"order {order_id} has no shipping address {address_id}")
+            previous = order.status_id
+            try:
+                shipment = ops.shipment_add(
+                    self._data,
+                    order,
+                    rng=self._rng,
+                    now=self._now(),
+                    items=items,
+                    tracking=body.get("tracking_number", ""),
+                    shipping_provider=body.get("shipping_provider", ""),
+                    tracking_carrier=body.get("tracking_carrier", ""),
+                    comments=body.get("comments", ""),
+                    shipping_method=body.get("shipping_method"),
+                    tracking_link=body.get("tracking_link", ""),
+                    merchant_shipping_cost=money(body.get("merchant_shipping_cost", "0")),
+                )
+            except ValueError as exc:
+                raise self._field_invalid("items", str(exc)) from exc
+            events = self._shipment_events(order, shipment, previous)
+            rendered = render.shipment_v2(order, shipment)
+        self._fire(events)
+        return self._json(rendered, 201)
 
     def _api_order_consignments(self, request: Request, order_id: int) -> Response:
         include = self._includes(request)

@@ -74,6 +74,9 @@ def shipment_add(
     shipping_provider: str = "ups",
     tracking_carrier: str = "",
     comments: str = "",
+    shipping_method: str | None = None,
+    tracking_link: str = "",
+    merchant_shipping_cost: Decimal = ZERO,
 ) -> Shipment:
     """Ship some (``items``: ``[{order_product_id, quantity}]``) or all remaining physical units.
 
@@ -88,13 +91,19 @@ def shipment_add(
         wanted = [(line.id, line.quantity - line.quantity_shipped) for line in physical.values()]
         wanted = [(line_id, quantity) for line_id, quantity in wanted if quantity > 0]
     else:
+        asked: dict[int, int] = {}
         for entry in items:
             line_id, quantity = _item_request(entry)
-            line = physical.get(line_id)
-            if line is None:
+            if line_id not in physical:
                 raise ValueError(f"order {order.id} has no physical line {line_id}")
-            if quantity < 1 or line.quantity_shipped + quantity > line.quantity:
+            if quantity < 1:
                 raise ValueError(f"cannot ship {quantity} of line {line_id}")
+            asked[line_id] = asked.get(line_id, 0) + quantity
+        for line_id, quantity in asked.items():
+            line = physical[line_id]
+            left = line.quantity - line.quantity_shipped
+            if quantity > left:
+                raise ValueError(f"cannot ship {quantity} of line {line_id}: {left} left to ship")
             wanted.append((line_id, quantity))
     if not wanted:
         raise ValueError(f"order {order.id} has nothing left to ship")
@@ -107,10 +116,12 @@ def shipment_add(
         tracking_number=tracking if tracking is not None else tracking_number(rng, shipping_provider),
         shipping_provider=shipping_provider,
         tracking_carrier=tracking_carrier,
-        shipping_method=order.shipping.shipping_method,
+        shipping_method=order.shipping.shipping_method if shipping_method is None else shipping_method,
         comments=comments,
         order_address_id=order.shipping.id,
         items=[(line_id, physical[line_id].product_id, quantity) for line_id, quantity in wanted],
+        tracking_link=tracking_link,
+        merchant_shipping_cost=merchant_shipping_cost,
     )
     order.shipments.append(shipment)
     order.date_shipped = now

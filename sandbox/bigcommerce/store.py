@@ -329,6 +329,8 @@ class Shipment:
     comments: str
     order_address_id: int
     items: list[tuple[int, int, int]]  # (order_product_id, product_id, quantity)
+    tracking_link: str = ""  # a custom link given on POST; BigCommerce answers "" otherwise
+    merchant_shipping_cost: Decimal = ZERO
 
 
 @dataclass

@@ -48,7 +48,7 @@ from orders.writeback_rules import (
 )
 from sync.bigcommerce import bigcommerce_calls_counted, bigcommerce_client
 from sync.config import config
-from sync.handlers import HandlerResult, SkipEvent
+from sync.handlers import EventRefused, HandlerResult, SkipEvent
 from sync.models import Store, WebhookEvent
 from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_client
 from sync.services.webhooks import inbox_doorbell_ring
@@ -60,7 +60,7 @@ FLAG_STATUS = "writeback_order_status"
 FLAG_SHIPMENTS = "writeback_shipments"
 
 
-class WritebackConflict(Exception):
+class WritebackConflict(EventRefused):
     """Both sides changed the same field and the rule is ``flag``: the event fails for review, never retried.
 
     Replaying it after a decision (the rule changed, or one side corrected by hand) runs the rules again.

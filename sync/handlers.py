@@ -45,6 +45,13 @@ class SkipEvent(Exception):
     """Nothing to do for this event (e.g. the cart is gone); the event ends ``skipped``."""
 
 
+class EventRefused(Exception):
+    """A handler's own verdict that the event cannot succeed as things stand (e.g. a write-back conflict
+    flagged for review): permanent, shown with ``code``, logged without a traceback. Replay retries it."""
+
+    code = "REFUSED"
+
+
 Handler = Callable[["WebhookEvent"], HandlerResult]
 HANDLERS: dict[str, Handler] = {}
 

@@ -50,6 +50,7 @@ from b2s.logging import redact, secret_register
 from sync.bigcommerce import BigCommerceError, bigcommerce_calls_counted
 from sync.handlers import (
     BatchOutcome,
+    EventRefused,
     Handler,
     HandlerResult,
     SkipEvent,
@@ -888,9 +889,9 @@ def error_classify(error: BaseException) -> ErrorInfo:
         return ErrorInfo(name, message, "NETWORK_ERROR", True)
     if isinstance(error, OperationalError):  # e.g. "database is locked", a dropped connection
         return ErrorInfo(name, message, "DATABASE", True)
-    # Another permanent failure; one that names its kind (e.g. WRITEBACK_CONFLICT) shows that code.
-    code = getattr(error, "code", "")
-    return ErrorInfo(name, message, code if isinstance(code, str) else "", False)
+    if isinstance(error, EventRefused):
+        return ErrorInfo(name, message, error.code, False)
+    return ErrorInfo(name, message, "", False)
 
 
 # The worker running the event died or timed out on every attempt (recorded when the lease is taken over).
@@ -1095,7 +1096,9 @@ def _handler_outcome(handler: Handler, event: WebhookEvent) -> BatchOutcome:
     try:
         return handler(event)
     except Exception as error:
-        if not isinstance(error, SkipEvent | SalesforceError | BigCommerceError | requests.RequestException):
+        if not isinstance(
+            error, SkipEvent | EventRefused | SalesforceError | BigCommerceError | requests.RequestException
+        ):
             logger.exception("Handler for event %s (%s) raised", event.pk, event.scope)
         return error
 

@@ -28,7 +28,7 @@ from sandbox.salesforce.errors import ApiError, DmlError
 from sandbox.salesforce.faults import TERMINAL, Fault, FaultTable
 from sandbox.salesforce.ids import id_make, id_normalize
 from sandbox.salesforce.leads import LeadConvert, lead_convert
-from sandbox.salesforce.permissions import b2s_permissions_set, user_permissions
+from sandbox.salesforce.permissions import AGENT_PERMISSIONS, b2s_permissions_set, user_permissions, user_seed
 from sandbox.salesforce.rest import CSV_TYPE, JSON_TYPE, Call, DataApi, Result
 from sandbox.salesforce.rules import rules_default, rules_update
 from sandbox.salesforce.schema import Schema, schema_build
@@ -42,7 +42,7 @@ from sandbox.salesforce.soap import (
     limit_info_header,
     soap_parse,
 )
-from sandbox.salesforce.store import Org, datetime_format, now_utc, record_copy
+from sandbox.salesforce.store import Org, datetime_format, datetime_parse, now_utc, record_copy
 
 DEFAULT_CLIENT_ID = "sandbox-client"
 DEFAULT_CLIENT_SECRET = "sandbox-secret"
@@ -193,6 +193,56 @@ class SalesforceSandbox:
                 raise
             self.org.commit()
             return ids
+
+    def user_create(
+        self,
+        *,
+        first_name: str = "Sam",
+        last_name: str = "Agent",
+        username: str | None = None,
+        email: str | None = None,
+        permissions: tuple[str, ...] = AGENT_PERMISSIONS,
+    ) -> str:
+        """Add a Salesforce user other than the integration user (a service agent by default: may edit
+        activated orders); answers its id, for :meth:`record_update_as`."""
+        with self.lock:
+            name = username or f"{first_name}.{last_name}.{len(self.org.live.get('User', {}))}@sandbox.example"
+            user_id = user_seed(
+                self.org,
+                first_name=first_name,
+                last_name=last_name,
+                username=name.lower(),
+                email=(email or name).lower(),
+                permissions=tuple(permissions),
+            )
+            self.org.commit()
+            return user_id
+
+    def record_update_as(
+        self, sobject: str, record_id: str, fields: dict[str, Any], *, user_id: str, system_modstamp: str | None = None
+    ) -> dict[str, Any]:
+        """Update a record as ``user_id`` would in Salesforce's UI: every rule enforced (the user's own
+        permissions), LastModifiedById = ``user_id``, LastModifiedDate = SystemModstamp = now (whole
+        seconds) or ``system_modstamp`` (a transaction that began then and commits now). Not an API call:
+        nothing is counted. Answers the updated record; raises ApiError as the API would answer."""
+        with self.lock:
+            stamp = None
+            if system_modstamp is not None:
+                parsed = datetime_parse(system_modstamp)
+                if parsed is None:
+                    raise ValueError(f"system_modstamp {system_modstamp!r} is not an ISO 8601 datetime")
+                stamp = datetime_format(parsed.replace(microsecond=0))
+            mark = self.org.mark()
+            try:
+                with self.org.acting_as(user_id, system_modstamp=stamp):
+                    self.org.update(sobject, record_id, dict(fields))
+            except BaseException:
+                self.org.rollback(mark)
+                raise
+            self.org.commit()
+            found = self.org.get(record_id)
+            assert found is not None
+            return record_copy(found[1])
 
     @property
     def calls(self) -> list[dict[str, Any]]:
@@ -631,6 +681,32 @@ class SalesforceSandbox:
                     for name, value in body.items():
                         setattr(self, name, type(self._defaults[name])(value))
             return _json(200, {name: getattr(self, name) for name in sorted(names)})
+        if action == "users" and method == "POST":
+            spec = body if isinstance(body, dict) else {}
+            unknown = set(spec) - {"first_name", "last_name", "username", "email", "permissions"}
+            if unknown:
+                raise ValueError(f"POST users takes first_name, last_name, username, email, permissions; not {unknown}")
+            if "permissions" in spec:
+                spec["permissions"] = tuple(spec["permissions"])
+            user_id = self.user_create(**spec)
+            return _json(201, {"id": user_id, "user": self.record("User", user_id)})
+        if action.startswith("records/") and method == "PATCH" and action.count("/") == 2:
+            _, sobject, record_id = action.split("/")
+            if not isinstance(body, dict) or not isinstance(body.get("fields"), dict) or "user_id" not in body:
+                raise ValueError(
+                    'PATCH records/{sobject}/{id} takes {"fields": {...}, "user_id": "005...", '
+                    '"system_modstamp"?: "2025-01-01T00:00:00Z"}'
+                )
+            if set(body) - {"fields", "user_id", "system_modstamp"}:
+                raise ValueError(f"unknown keys {sorted(set(body) - {'fields', 'user_id', 'system_modstamp'})}")
+            record = self.record_update_as(
+                sobject,
+                record_id,
+                body["fields"],
+                user_id=str(body["user_id"]),
+                system_modstamp=body.get("system_modstamp"),
+            )
+            return _json(200, record)
         if action.startswith("records/") and method == "POST":
             sobject = action.split("/", 1)[1]
             rows = body if isinstance(body, list) else [body]

@@ -751,7 +751,9 @@ class Runner:
 
     def _compare(self, order: list[tuple[Path, bool, bool]], a: dict[str, Any], b: dict[str, Any]) -> int:
         for path, descending, nulls_first in order:
-            left, right = _sort_key(self._value(a, path)), _sort_key(self._value(b, path))
+            left, right = self._value(a, path), self._value(b, path)
+            if path.leaf.type not in {"id", "reference"}:  # ids sort case-sensitively (0-9 < A-Z < a-z)
+                left, right = _sort_key(left), _sort_key(right)
             if left == right:
                 continue
             if left is None or right is None:
@@ -886,7 +888,10 @@ def _compare_values(leaf: Field | None, value: Any, operator: str, literal: Lite
     elif kind == "date":
         left, right = _as_date(value), literal.value
     elif kind == "datetime":
-        left, right = datetime_parse(value), literal.value
+        # Salesforce ignores milliseconds when it compares datetimes (audit stamps are whole seconds).
+        parsed = datetime_parse(value)
+        left = parsed.replace(microsecond=0) if parsed else None
+        right = literal.value.replace(microsecond=0)
     elif isinstance(value, str):
         left, right = value.casefold(), str(literal.value).casefold()
     else:

@@ -6,6 +6,7 @@ failed all-or-none request (composite, graph, collections) can be rolled back ex
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import uuid
@@ -48,6 +49,11 @@ def datetime_format(moment: datetime) -> str:
     """Salesforce's datetime format: ``2024-05-01T12:30:00.000+0000`` (always UTC)."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def audit_stamp() -> str:
+    """Now, as Salesforce stamps CreatedDate, LastModifiedDate and SystemModstamp: whole seconds (``.000``)."""
+    return datetime_format(now_utc().replace(microsecond=0))
 
 
 def datetime_parse(text: str) -> datetime | None:
@@ -182,8 +188,12 @@ class Org:
         self._autonumbers: dict[str, int] = {}
         self._replay = 0
         self.user_id = id_make("005")
+        # Who the current change is made by: the integration user, unless a test acts as another user.
+        self.actor_id = self.user_id
+        # A stamp to give the next change instead of now (a transaction that commits late), or None.
+        self.modstamp_override: str | None = None
         self.standard_pricebook_id = id_make("01s")
-        stamp = datetime_format(now_utc())
+        stamp = audit_stamp()
         user = self._blank("User")
         user.update(
             Id=self.user_id,
@@ -213,15 +223,32 @@ class Org:
         record = self._blank(sobject)
         record_id = id_make(self.schema[sobject].key_prefix)
         record.update(fields, Id=record_id)
-        self._audit(record, datetime_format(now_utc()), created=True, user_id=self.user_id)
+        self._audit(record, audit_stamp(), created=True, user_id=self.user_id)
         self._put(sobject, record)
         return record_id
 
     def seed_update(self, sobject: str, record_id: str, fields: dict[str, Any]) -> None:
         """Change a record as setup does (no rules)."""
         record = dict(self.live[sobject][record_id], **fields)
-        self._audit(record, datetime_format(now_utc()), created=False, user_id=self.user_id)
+        self._audit(record, audit_stamp(), created=False, user_id=self.user_id)
         self._put(sobject, record)
+
+    @contextlib.contextmanager
+    def acting_as(self, user_id: str, *, system_modstamp: str | None = None) -> Iterator[None]:
+        """Make the changes inside as ``user_id`` (an active User): LastModifiedById/CreatedById and the
+        permission checks are theirs. ``system_modstamp`` stamps the changes with an earlier moment, as a
+        transaction that started then and commits now does (its records show up behind a poller's checkpoint).
+        """
+        found = self.get(user_id)
+        if found is None or found[0] != "User" or not found[1].get("IsActive"):
+            raise ApiError(400, "INVALID_CROSS_REFERENCE_KEY", f"no active user {user_id}")
+        saved = (self.actor_id, self.modstamp_override)
+        self.actor_id = found[1]["Id"]
+        self.modstamp_override = system_modstamp
+        try:
+            yield
+        finally:
+            self.actor_id, self.modstamp_override = saved
 
     # ----------------------------------------------------------------- lookups
 
@@ -365,6 +392,9 @@ class Org:
             for name, field in self.schema[sobject].fields.items()
         }
 
+    def _stamp(self) -> str:
+        return self.modstamp_override or audit_stamp()
+
     def _audit(self, record: dict[str, Any], stamp: str, *, created: bool, user_id: str) -> None:
         if created:
             record["CreatedDate"] = stamp
@@ -485,7 +515,7 @@ class Org:
         self._compute(obj, None, record, set(values))
         if self.rules.get("duplicate_rules", True):
             duplicates_check(self, obj, record)  # the standard duplicate rules alert on create only
-        self._audit(record, datetime_format(now_utc()), created=True, user_id=self.user_id)
+        self._audit(record, self._stamp(), created=True, user_id=self.actor_id)
         self._put(obj.name, record)
         self._after_write(obj, None, record)
         return record_id
@@ -525,7 +555,7 @@ class Org:
                 record[name] = False
         self._validate(obj, old, record, set(values))
         self._compute(obj, old, record, set(values))
-        self._audit(record, datetime_format(now_utc()), created=False, user_id=self.user_id)
+        self._audit(record, self._stamp(), created=False, user_id=self.actor_id)
         self._put(obj.name, record)
         self._after_write(obj, old, record)
 
@@ -813,6 +843,8 @@ class Org:
         total = sum((Decimal(str(item.get("TotalPrice") or 0)) for item in self.order_items(order_id)), Decimal("0"))
         changed = dict(order, TotalAmount=float(total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)))
         if changed["TotalAmount"] != order.get("TotalAmount"):
+            # The recalculated total is an update of the order, by whoever changed its products.
+            self._audit(changed, self._stamp(), created=False, user_id=self.actor_id)
             self._put("Order", changed)
 
 
@@ -953,8 +985,8 @@ def _order_compute(org: Org, old: dict[str, Any] | None, record: dict[str, Any],
         record["TotalAmount"] = 0.0
     record["StatusCode"] = category
     if category == "Activated" and (old is None or old.get("StatusCode") != "Activated"):
-        record["ActivatedDate"] = datetime_format(now_utc())
-        record["ActivatedById"] = org.user_id
+        record["ActivatedDate"] = org._stamp()
+        record["ActivatedById"] = org.actor_id
     elif category != "Activated":
         record["ActivatedDate"] = None
         record["ActivatedById"] = None

@@ -81,7 +81,7 @@ def test_recompute_of_5000_customers_pushes_only_the_changed_accounts(store, sal
 
     # 437 customers place an order: only their Accounts are written, in ceil(437 / 200) requests.
     mark = max(account["LastModifiedDate"] for account in accounts.values())
-    time.sleep(0.002)  # later writes get a later millisecond stamp
+    time.sleep(1.05)  # Salesforce stamps whole seconds: later writes get a later stamp after a second
     changed_keys = [customer_key(store, number) for number in range(1, 5001, 11)][:437]
     LedgerEntry.objects.bulk_create(
         LedgerEntryFactory.build(

@@ -4,8 +4,9 @@ Detection is a poll (``salesforce_orders_poll``, a django-q2 schedule every minu
 ``writeback_poll_seconds``): ONE SOQL query for b2s's Orders whose ``SystemModstamp`` passed the checkpoint
 and whose last change was not b2s's own (``LastModifiedById`` is not the integration user, whose Id the
 login's identity URL names: no request, no marker field to deploy). Each page of changes is stored as inbox
-events (scope ``b2s/salesforce/order/updated``, unique per Order Id + SystemModstamp) in the transaction that
-moves the checkpoint, so a crash re-reads rather than loses, and a re-read stores nothing twice.
+events (scope ``b2s/salesforce/order/updated``, unique per Order Id + SystemModstamp + values) in the transaction that
+moves the checkpoint, so a crash re-reads rather than loses, and a re-read stores nothing twice
+(the key also holds a digest of the values read: a second change within the same second is new).
 
 Each event is then processed like a webhook (attempts, retries, dead-lettering, replay, audit entries) by
 ``order_writeback``: the merchant's status (through the admin's Salesforce → BigCommerce status table) and
@@ -162,7 +163,7 @@ def _changes_store(
             store = stores.get(key[0]) if key else None
             if key is None or store is None:
                 continue  # not an order of a store b2s serves
-            hash_, created_at = change_delivery_key(order_sf_id=record["Id"], modstamp=modstamp)
+            hash_, created_at = change_delivery_key(record=record, modstamp=modstamp)
             body = {name: value for name, value in record.items() if name != "attributes"}
             _event, created = WebhookEvent.objects.get_or_create(
                 store=store,

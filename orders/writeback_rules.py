@@ -8,6 +8,8 @@ by the admin's ``writeback_conflict_rule``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -66,9 +68,16 @@ def poll_soql(*, fields: list[str], user_id: str, since: datetime, external_id_f
     )
 
 
-def change_delivery_key(*, order_sf_id: str, modstamp: datetime) -> tuple[str, int]:
-    """The inbox's unique delivery key of one change: (hash, created_at) = (Order Id, stamp in milliseconds)."""
-    return order_sf_id, int(modstamp.timestamp() * 1000)
+def change_delivery_key(*, record: dict[str, Any], modstamp: datetime) -> tuple[str, int]:
+    """The inbox's unique delivery key of one change: (hash, created_at).
+
+    The hash is the Order Id and a digest of the values read, created_at the stamp in milliseconds: the
+    same change read again (the overlap) has the same key, while a second change within the same second
+    (SystemModstamp has whole seconds) differs by its values and is a new event.
+    """
+    values = {name: value for name, value in sorted(record.items()) if name != "attributes"}
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:40]
+    return f"{record['Id']}:{digest}", int(modstamp.timestamp() * 1000)
 
 
 def order_key_split(value: str) -> tuple[str, int] | None:

@@ -18,14 +18,12 @@ from orders.models import SyncedOrder, WritebackCheckpoint
 from orders.writeback import salesforce_orders_poll
 from orders.writeback_rules import WRITEBACK_SCOPE
 from sandbox.salesforce import store as sandbox_store
-from sandbox.salesforce.ids import id_make
 from sync.bigcommerce import bigcommerce_client
 from sync.models import FeatureFlag, SalesforceOrderStatusMapping, SyncSetting, WebhookEvent
 from sync.services.webhooks import webhook_event_process
 
 pytestmark = pytest.mark.django_db
 
-MERCHANT = id_make("005")  # a service agent of the org: not b2s's integration user
 AWAITING_FULFILLMENT, AWAITING_SHIPMENT, SHIPPED, CANCELLED = 11, 9, 2, 5
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 
@@ -67,16 +65,13 @@ def synced_order(orders) -> tuple[dict[str, Any], SyncedOrder]:
     return created, SyncedOrder.objects.get(order_id=created["id"])
 
 
-def merchant_edit(orders, record_id: str, **fields: Any) -> str:
-    """Change an Order in the Salesforce stand-in as the merchant would in the UI; answers its SystemModstamp."""
-    app = orders.sf
-    with app.lock:
-        _name, record = app.org.get(record_id)
-        record.update(fields)
-        if "Status" in fields:
-            record["StatusCode"] = sandbox_store.ORDER_STATUS_CATEGORY.get(fields["Status"], "Draft")
-        app.org._audit(record, sandbox_store.datetime_format(sandbox_store.now_utc()), created=False, user_id=MERCHANT)
-        return record["SystemModstamp"]
+def merchant_edit(orders, record_id: str, *, system_modstamp: str | None = None, **fields: Any) -> str:
+    """Change an Order in the Salesforce stand-in as a service agent would in the UI (not b2s's integration
+    user); answers its SystemModstamp. ``system_modstamp``: a transaction that began then and commits now."""
+    agent = orders.__dict__.setdefault("agent", orders.sf.user_create(first_name="Sam", last_name="Agent"))
+    record = orders.sf.record_update_as("Order", record_id, fields, user_id=agent, system_modstamp=system_modstamp)
+    assert record["LastModifiedById"] == agent
+    return record["SystemModstamp"]
 
 
 def salesforce_writes(orders, since: int) -> list[str]:
@@ -122,7 +117,8 @@ def test_status_and_shipment_reach_bigcommerce_within_one_poll_and_the_echo_writ
     assert (poll.ran, poll.requests, poll.read, poll.stored) == (True, 1, 1, 1)
     assert orders.sf.api_calls_counted() - sf_before == 1  # one SOQL query; the login does not count
     event = WebhookEvent.objects.get(scope=WRITEBACK_SCOPE)
-    assert (event.resource_type, event.resource_id, event.hash) == ("order", str(order_id), synced.salesforce_id)
+    assert (event.resource_type, event.resource_id) == ("order", str(order_id))
+    assert event.hash.startswith(f"{synced.salesforce_id}:")
 
     bc_events_before = len(orders.bc.events())
     event = process(event)
@@ -142,7 +138,7 @@ def test_status_and_shipment_reach_bigcommerce_within_one_poll_and_the_echo_writ
     assert record["Status"] == "Shipped"
     assert record["BC_Status__c"] == "Shipped"
     assert record["TrackingNumber__c"] == "1Z999AA10123456784"
-    assert record["LastModifiedById"] != MERCHANT
+    assert record["LastModifiedById"] == orders.sf.org.user_id  # b2s's integration user
     entry = AuditLog.objects.get(operation="ORDER_WRITEBACK")
     assert entry.status == "success"
     assert entry.details["written"]["status_id"] == SHIPPED
@@ -276,3 +272,35 @@ def test_a_crash_after_the_bigcommerce_write_retries_without_a_second_shipment(o
     assert not [call for call in orders.bc.calls()[bc_paths_before:] if call["method"] in ("POST", "PUT")]
     record = orders.order_record(created["id"])
     assert (record["Status"], record["BC_Status__c"], record["TrackingNumber__c"]) == ("Shipped", "Shipped", "TRACK-2")
+
+
+def test_a_second_change_within_the_same_second_is_a_new_event(orders, writeback_on):
+    _created, synced = synced_order(orders)
+    first_stamp = merchant_edit(orders, synced.salesforce_id, Status="Shipped")
+    assert salesforce_orders_poll(force=True).stored == 1
+    # The same second (the stand-in stamps whole seconds, as Salesforce compares them): the same SystemModstamp.
+    second_stamp = merchant_edit(orders, synced.salesforce_id, system_modstamp=first_stamp, Status="Cancelled")
+    assert second_stamp == first_stamp
+
+    assert salesforce_orders_poll(force=True).stored == 1
+    statuses = [event.body["data"]["Status"] for event in WebhookEvent.objects.filter(scope=WRITEBACK_SCOPE)]
+    assert sorted(statuses) == ["Cancelled", "Shipped"]
+
+
+def test_a_change_committed_late_with_an_older_stamp_is_caught_by_the_overlap(orders, writeback_on):
+    _created, synced = synced_order(orders)
+    other, other_synced = synced_order(orders)
+    merchant_edit(orders, synced.salesforce_id, Status="Shipped")
+    salesforce_orders_poll(force=True)
+    checkpoint = WritebackCheckpoint.objects.get().modstamp
+    # A transaction that began 30 s before the checkpoint commits only now (overlap: 120 s).
+    late = (checkpoint - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    merchant_edit(orders, other_synced.salesforce_id, system_modstamp=late, Status="Cancelled")
+
+    poll = salesforce_orders_poll(force=True)
+
+    assert (poll.read, poll.stored) == (2, 1)
+    assert WritebackCheckpoint.objects.get().modstamp == checkpoint  # never moves back
+    event = WebhookEvent.objects.get(scope=WRITEBACK_SCOPE, resource_id=str(other["id"]))
+    assert process(event).status == WebhookEvent.Status.DONE
+    assert orders.bc.order_get(other["id"])["status_id"] == CANCELLED

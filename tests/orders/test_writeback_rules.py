@@ -54,10 +54,13 @@ def test_the_window_reaches_back_by_the_overlap_to_the_whole_second():
 def test_a_change_is_keyed_by_order_and_stamp_to_the_millisecond():
     stamp = salesforce_datetime_parse("2026-05-01T12:30:07.123+0000")
     assert stamp == datetime(2026, 5, 1, 12, 30, 7, 123_000, tzinfo=UTC)
-    assert change_delivery_key(order_sf_id="801000000000001AAA", modstamp=stamp) == (
-        "801000000000001AAA",
-        1777638607123,
-    )
+    record = {"attributes": {"type": "Order"}, "Id": "801000000000001AAA", "Status": "Shipped"}
+    hash_, created_at = change_delivery_key(record=record, modstamp=stamp)
+    assert created_at == 1777638607123
+    assert hash_.startswith("801000000000001AAA:") and len(hash_) == 18 + 1 + 40 <= 64
+    # Read again unchanged (the overlap): the same key; changed again within the same second: another key.
+    assert change_delivery_key(record={**record, "attributes": {}}, modstamp=stamp)[0] == hash_
+    assert change_delivery_key(record={**record, "Status": "Cancelled"}, modstamp=stamp)[0] != hash_
     assert order_key_split("my-store:1042") == ("my-store", 1042)
     assert order_key_split("1042") is None and order_key_split("store:abc") is None
 

@@ -54,6 +54,9 @@ class EventRefused(Exception):
 
 Handler = Callable[["WebhookEvent"], HandlerResult]
 HANDLERS: dict[str, Handler] = {}
+# BigCommerce's webhook scopes. The inbox also holds events b2s makes itself (``b2s/...``: Order changes the
+# Salesforce poll read): never registered as hooks, never accepted from a delivery.
+BIGCOMMERCE_SCOPE_PREFIX = "store/"
 
 # A batch handler takes claimed events of one store (all of scopes it registered) and answers, per event
 # id, the result or the exception its single handler would have raised; an event it leaves out is run by

@@ -304,3 +304,17 @@ def test_a_change_committed_late_with_an_older_stamp_is_caught_by_the_overlap(or
     event = WebhookEvent.objects.get(scope=WRITEBACK_SCOPE, resource_id=str(other["id"]))
     assert process(event).status == WebhookEvent.Status.DONE
     assert orders.bc.order_get(other["id"])["status_id"] == CANCELLED
+
+
+def test_the_poll_is_scheduled_and_its_scope_is_no_bigcommerce_hook():
+    from django_q.models import Schedule
+
+    from sync.webhook_registration import handled_scopes
+
+    schedule = Schedule.objects.get(name="b2s: Salesforce order changes poll")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
+        "orders.tasks.salesforce_orders_poll_task",
+        "I",
+        1,
+    )
+    assert WRITEBACK_SCOPE not in handled_scopes() and "store/order/updated" in handled_scopes()

@@ -20,6 +20,7 @@ from orders.writeback_rules import WRITEBACK_SCOPE
 from sandbox.salesforce import store as sandbox_store
 from sync.bigcommerce import bigcommerce_client
 from sync.models import FeatureFlag, SalesforceOrderStatusMapping, SyncSetting, WebhookEvent
+from sync.salesforce import SalesforceError
 from sync.services.webhooks import webhook_event_process
 
 pytestmark = pytest.mark.django_db
@@ -318,3 +319,24 @@ def test_the_poll_is_scheduled_and_its_scope_is_no_bigcommerce_hook():
         1,
     )
     assert WRITEBACK_SCOPE not in handled_scopes() and "store/order/updated" in handled_scopes()
+
+
+def test_the_poll_pages_and_a_failure_between_pages_keeps_what_was_stored(orders, writeback_on):
+    changed = [synced_order(orders)[1] for _ in range(3)]
+    for synced in changed:
+        merchant_edit(orders, synced.salesforce_id, Status="Cancelled")
+    orders.sf.page_size = 2  # Salesforce pages by 2,000; the stand-in by 2 here
+    # The second page (nextRecordsUrl) fails once: the process stops there.
+    orders.sf.fault_add("status", status=503, path=r"/query/.", method="GET", count=1)
+
+    with pytest.raises(SalesforceError):
+        salesforce_orders_poll(force=True)
+
+    assert WebhookEvent.objects.filter(scope=WRITEBACK_SCOPE).count() == 2  # the first page, stored
+    checkpoint = WritebackCheckpoint.objects.get()
+    assert checkpoint.changes == 2 and checkpoint.modstamp is not None
+    poll = salesforce_orders_poll(force=True)
+    assert (poll.requests, poll.read, poll.stored) == (2, 3, 1)
+    assert sorted(WebhookEvent.objects.filter(scope=WRITEBACK_SCOPE).values_list("resource_id", flat=True)) == sorted(
+        str(synced.order_id) for synced in changed
+    )

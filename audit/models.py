@@ -25,6 +25,7 @@ class AuditLog(models.Model):
         ANALYTICS_RECOMPUTE = "ANALYTICS_RECOMPUTE"
         BACKFILL = "BACKFILL"
         WEBHOOK_REGISTRATION = "WEBHOOK_REGISTRATION"
+        ORDER_WRITEBACK = "ORDER_WRITEBACK"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     operation = models.CharField(max_length=40, choices=Operation.choices)

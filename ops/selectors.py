@@ -40,6 +40,8 @@ from ops.alert_rules import (
     StoreOutcomes,
 )
 from ops.models import Alert, HourlyStat
+from orders.models import WritebackCheckpoint
+from orders.writeback_rules import poll_requests_per_day
 from sync.config import config
 from sync.health import HealthReason, health_reasons, health_status
 from sync.models import ApiUsageSample, IntakeRejection, Store, WebhookEvent
@@ -265,6 +267,35 @@ class ApiUsage:
 
 
 @dataclass(frozen=True)
+class WritebackPoll:
+    """The Salesforce → BigCommerce poll: on or off, its cost and how far it has read."""
+
+    enabled: bool
+    interval_seconds: int
+    requests_per_day: int
+    polled_at: datetime | None
+    checkpoint: datetime | None
+    requests: int
+    changes: int
+
+
+def writeback_poll_state() -> WritebackPoll:
+    """What the write-back poll costs (one query a poll while a write-back flag is on) and where it is."""
+    interval = int(config.threshold("writeback_poll_seconds"))
+    enabled = config.flag("writeback_order_status") or config.flag("writeback_shipments")
+    checkpoint = WritebackCheckpoint.objects.order_by("-polled_at").first()
+    return WritebackPoll(
+        enabled=enabled,
+        interval_seconds=interval,
+        requests_per_day=poll_requests_per_day(interval_seconds=interval) if enabled else 0,
+        polled_at=checkpoint.polled_at if checkpoint else None,
+        checkpoint=checkpoint.modstamp if checkpoint else None,
+        requests=checkpoint.requests if checkpoint else 0,
+        changes=checkpoint.changes if checkpoint else 0,
+    )
+
+
+@dataclass(frozen=True)
 class Dashboard:
     """Every figure of the operations dashboard for one store (or all) over one window."""
 
@@ -295,6 +326,7 @@ class Dashboard:
     budget_guard: ApiBudgetStatus
     errors: list[ErrorFigure]
     auth_failures: Figure
+    writeback: WritebackPoll | None = None
 
 
 @dataclass(frozen=True)
@@ -484,6 +516,7 @@ def dashboard_get(*, store: Store | None, window: r.Window, now: datetime | None
             auth_failures_count(store=store, since=since, until=now),
             links.auth_failures_url(store=store, since=since, until=now),
         ),
+        writeback=writeback_poll_state(),
     )
 
 

@@ -1,4 +1,5 @@
-"""Admin for what the order feature keeps: backfill runs (with their progress) and synced orders. Read-only."""
+"""Admin for what the order feature keeps: backfill runs (with their progress), synced orders and the write-back
+poll's checkpoint. Read-only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from orders.models import BackfillRun, SyncedOrder
+from orders.models import BackfillRun, SyncedOrder, WritebackCheckpoint
 from orders.progress import BackfillProgress, backfill_progress
 from sync.admin_display import EMPTY, ReadOnlyAdmin, bigcommerce_link, clipped, moment, salesforce_link, status_badge
 from sync.services.resync import order_resync
@@ -165,3 +166,10 @@ class SyncedOrderAdmin(ReadOnlyAdmin):
         for synced in queryset.select_related("store"):
             order_resync(store=synced.store, order_id=synced.order_id, requested_by=request.user.get_username())
         self.message_user(request, f"Queued {queryset.count()} order(s) to sync again.", messages.SUCCESS)
+
+
+@admin.register(WritebackCheckpoint)
+class WritebackCheckpointAdmin(ReadOnlyAdmin):
+    """How far the Salesforce → BigCommerce poll has read (deleting is not offered: it would re-read history)."""
+
+    list_display = ("org_id", "modstamp", "polled_at", "polls", "requests", "changes")

@@ -11,6 +11,8 @@ from orders.services import (
     order_event_id,
     order_sync,
 )
+from orders.writeback import order_writeback
+from orders.writeback_rules import WRITEBACK_SCOPE
 from sync.bigcommerce import bigcommerce_client
 from sync.handlers import BatchOutcome, HandlerResult, SkipEvent, batch_handler_register, handler_register
 from sync.models import Store, WebhookEvent
@@ -58,3 +60,9 @@ def catalog_event_handle(event: WebhookEvent) -> HandlerResult:
 def catalog_events_handle_together(store: Store, events: list[WebhookEvent]) -> dict[int, BatchOutcome]:
     """Product and SKU events claimed together (a bulk edit): one ``id:in`` read and one plan for their products."""
     return catalog_events_sync(store=store, events=events)
+
+
+@handler_register(WRITEBACK_SCOPE)
+def order_writeback_handle(event: WebhookEvent) -> HandlerResult:
+    """An Order changed in Salesforce by someone other than b2s (stored by the poll): write it to BigCommerce."""
+    return order_writeback(event=event)

@@ -135,3 +135,24 @@ class BackfillRun(models.Model):
 
     def __str__(self) -> str:
         return f"backfill {self.pk} of {self.store_id} ({self.status}, up to order {self.last_order_id})"
+
+
+class WritebackCheckpoint(models.Model):
+    """How far the Salesforce → BigCommerce poll has read an org's Order changes (one row per org).
+
+    ``modstamp`` is the highest ``SystemModstamp`` among changes already stored as inbox events: it moves
+    only in the transaction that stores them, so a crash between the query and the store reads them again.
+    """
+
+    org_id = models.CharField("Salesforce org Id", max_length=18, unique=True)
+    modstamp = models.DateTimeField(null=True, blank=True, help_text="Changes up to here are in the inbox.")
+    polled_at = models.DateTimeField(null=True, blank=True)
+    polls = models.PositiveBigIntegerField(default=0)
+    requests = models.PositiveBigIntegerField(default=0, help_text="Salesforce requests the polls spent.")
+    changes = models.PositiveBigIntegerField(default=0, help_text="Changes stored as inbox events.")
+
+    class Meta:
+        verbose_name = "write-back checkpoint"
+
+    def __str__(self) -> str:
+        return f"org {self.org_id} read up to {self.modstamp:%Y-%m-%d %H:%M:%S}" if self.modstamp else self.org_id

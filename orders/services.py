@@ -84,6 +84,7 @@ from orders.documents import (
 )
 from orders.links import cart_opportunities, ship_to_is_billing_person
 from orders.models import KnownProduct, SyncedOrder, SyncedOrderItem
+from orders.writeback_rules import status_target
 from sync.bigcommerce import BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client, money
 from sync.config import config
 from sync.customers import (
@@ -226,7 +227,9 @@ def _state_local(synced: SyncedOrder | None) -> OrderState:
         row.order_product_id: ItemState(row.salesforce_id, row.product_key, row.fingerprint)
         for row in synced.items.all()
     }
-    return OrderState(synced.salesforce_id, synced.sf_status == "Activated", items, synced)
+    # A merchant's own status (written back to BigCommerce) counts by its category.
+    activated = config.status_category(synced.sf_status) == "Activated"
+    return OrderState(synced.salesforce_id, activated, items, synced)
 
 
 @dataclass
@@ -252,6 +255,8 @@ class PreparedOrder:
     shipments_skipped: bool = False  # it would have been, but the caller said not to (tracking left as is)
     cart_id: str = ""  # the BigCommerce cart the order was placed from ("" when unknown)
     opportunity_id: str = ""  # that cart's Opportunity (cart recovery's), linked as OpportunityId
+    # The Order's status in Salesforce when the caller knows it better than the last sync (the write-back).
+    salesforce_status: str = ""
 
 
 @dataclass
@@ -877,8 +882,16 @@ def _order_graph(
         kept = list(state.items)
         has_items = bool(state.items)
     items_change = bool(item_nodes or delete_nodes)
-    rule = config.status_rule(int(prepared.order.get("status_id") or 0))
-    target = rule.sf_status if has_items else "Draft"
+    status_id = int(prepared.order.get("status_id") or 0)
+    current = prepared.salesforce_status or (state.synced.sf_status if state.synced is not None else "")
+    coarse = config.status_rule(status_id).sf_status
+    target = (
+        status_target(
+            bc_status_id=status_id, coarse_status=coarse, salesforce_status=current, mapped=config.writeback_statuses()
+        )
+        if has_items
+        else "Draft"
+    )
     plan = order_write_plan(
         exists=state.exists,
         activated=state.activated,
@@ -1511,8 +1524,12 @@ def order_sync(
     event_scope: str = "",
     order: dict | None = None,
     audit: bool = True,
+    salesforce_status: str = "",
 ) -> HandlerResult:
     """Converge Salesforce to the order's current state in BigCommerce (see the module docstring).
+
+    ``salesforce_status``: the Order's status in Salesforce now, when the caller read it (the write-back),
+    so a merchant's own status that means the order's BigCommerce status is kept (``status_target``).
 
     ``order`` is an already-fetched ``GET /v2/orders/{id}`` body (with consignments), else it is
     fetched. ``event_scope`` steers the cheap paths (shipment and archive events). ``audit=False``
@@ -1539,6 +1556,7 @@ def order_sync(
             store=store, order=order, event_scope=event_scope, synced=synced, customers=customers, client=client
         )
         _opportunities_attach(store, [prepared])
+        prepared.salesforce_status = salesforce_status
         found = customers_match(store=store, client=client, identities=[prepared.identity])
         match = customers_leads_convert(client=client, matches=found).get(prepared.identity.key)
         prepared.customer_match = match

@@ -16,10 +16,12 @@ from sync.models import (
     FeatureFlag,
     FieldMapping,
     OrderStatusMapping,
+    SalesforceOrderStatusMapping,
     Store,
     SyncSetting,
     Threshold,
 )
+from sync.seeds import ORDER_STATUSES
 from sync.services.field_mappings import field_mapping_check
 
 admin.site.site_header = "b2s — BigCommerce → Salesforce"
@@ -152,6 +154,33 @@ class FieldMappingAdmin(admin.ModelAdmin):
 class OrderStatusMappingAdmin(admin.ModelAdmin):
     list_display = ("bc_status_id", "bc_status_name", "sf_status", "counts_toward_analytics")
     list_editable = ("sf_status", "counts_toward_analytics")
+
+
+class SalesforceOrderStatusMappingForm(forms.ModelForm):
+    """The BigCommerce status chosen by name, not typed as a number."""
+
+    bc_status_id = forms.TypedChoiceField(
+        label="BigCommerce status",
+        coerce=int,
+        choices=[(status_id, f"{status_id} {name}") for status_id, name, _sf, _counts in ORDER_STATUSES],
+    )
+
+    class Meta:
+        model = SalesforceOrderStatusMapping
+        fields = ("sf_status", "category", "bc_status_id")
+
+
+@admin.register(SalesforceOrderStatusMapping)
+class SalesforceOrderStatusMappingAdmin(admin.ModelAdmin):
+    """Which BigCommerce status each Salesforce Order status is written back as (feature flag writeback_order_status)."""
+
+    form = SalesforceOrderStatusMappingForm
+    list_display = ("sf_status", "category", "bc_status")
+
+    @admin.display(description="BigCommerce status", ordering="bc_status_id")
+    def bc_status(self, row: SalesforceOrderStatusMapping) -> str:
+        names = {status_id: name for status_id, name, _sf, _counts in ORDER_STATUSES}
+        return f"{row.bc_status_id} {names.get(row.bc_status_id, '')}".strip()
 
 
 @admin.register(CustomerLink)

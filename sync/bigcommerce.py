@@ -309,6 +309,16 @@ class BigCommerceClient:
         """The order's shipments; 204 (none) → []."""
         return [row for rows in self._pages(f"/v2/orders/{int(order_id)}/shipments", {}) for row in rows]
 
+    def order_update(self, order_id: int, body: dict[str, Any]) -> dict:
+        """PUT /v2/orders/{id} (e.g. ``{"status_id": 2}``); the order as updated."""
+        order: dict = self.request("PUT", f"/v2/orders/{int(order_id)}", json=body)
+        return order
+
+    def order_shipment_create(self, order_id: int, body: dict[str, Any]) -> dict:
+        """POST /v2/orders/{id}/shipments (``order_address_id``, ``items``, tracking); the shipment created."""
+        shipment: dict = self.request("POST", f"/v2/orders/{int(order_id)}/shipments", json=body)
+        return shipment
+
     def order_refunds(self, order_id: int) -> list[dict]:
         """GET /v3/orders/{id}/payment_actions/refunds."""
         body = self.request("GET", f"/v3/orders/{int(order_id)}/payment_actions/refunds") or {}

@@ -42,6 +42,8 @@ class _Snapshot:
     settings: dict[str, str] = field(default_factory=dict)
     mappings: dict[str, list[tuple[str, CompiledMapping]]] = field(default_factory=dict)
     statuses: dict[int, StatusRule] = field(default_factory=dict)
+    # Salesforce status → (BigCommerce status id, category), for the write-back.
+    writeback_statuses: dict[str, tuple[int, str]] = field(default_factory=dict)
     # Values derived from other admin-edited rows (the webhook endpoint's stores), filled on demand.
     derived: dict[str, dict] = field(default_factory=dict)
 
@@ -97,6 +99,22 @@ class ConfigAccessor:
             return StatusRule(int(bc_status_id), f"Status {bc_status_id}", sf_status, counts)
         return rule
 
+    def writeback_status(self, sf_status: str) -> int | None:
+        """The BigCommerce status id a Salesforce Order status is written back as, or None (not mapped)."""
+        mapped = self._current().writeback_statuses.get(sf_status)
+        return mapped[0] if mapped else None
+
+    def writeback_statuses(self) -> dict[str, int]:
+        """Every mapped Salesforce status and its BigCommerce status id."""
+        return {name: status_id for name, (status_id, _category) in self._current().writeback_statuses.items()}
+
+    def status_category(self, sf_status: str) -> str:
+        """Draft or Activated: the category of an Order status (b2s's own two, or a mapped merchant status)."""
+        if sf_status in ("Draft", "Activated"):
+            return sf_status
+        mapped = self._current().writeback_statuses.get(sf_status)
+        return mapped[1] if mapped else "Activated"
+
     def per_version(self, name: str) -> dict:
         """A dict for values read from admin-edited rows, emptied when the configuration version moves.
 
@@ -134,7 +152,14 @@ def _version_read() -> int:
 
 
 def _snapshot_load(version: int) -> _Snapshot:
-    from sync.models import FeatureFlag, FieldMapping, OrderStatusMapping, SyncSetting, Threshold
+    from sync.models import (
+        FeatureFlag,
+        FieldMapping,
+        OrderStatusMapping,
+        SalesforceOrderStatusMapping,
+        SyncSetting,
+        Threshold,
+    )
 
     snapshot = _Snapshot(version=version)
     snapshot.flags = dict(FeatureFlag.objects.values_list("key", "enabled"))
@@ -150,6 +175,9 @@ def _snapshot_load(version: int) -> _Snapshot:
     snapshot.statuses = {
         row.bc_status_id: StatusRule(row.bc_status_id, row.bc_status_name, row.sf_status, row.counts_toward_analytics)
         for row in OrderStatusMapping.objects.all()
+    }
+    snapshot.writeback_statuses = {
+        row.sf_status: (row.bc_status_id, row.category) for row in SalesforceOrderStatusMapping.objects.all()
     }
     return snapshot
 

@@ -45,8 +45,18 @@ class SkipEvent(Exception):
     """Nothing to do for this event (e.g. the cart is gone); the event ends ``skipped``."""
 
 
+class EventRefused(Exception):
+    """A handler's own verdict that the event cannot succeed as things stand (e.g. a write-back conflict
+    flagged for review): permanent, shown with ``code``, logged without a traceback. Replay retries it."""
+
+    code = "REFUSED"
+
+
 Handler = Callable[["WebhookEvent"], HandlerResult]
 HANDLERS: dict[str, Handler] = {}
+# BigCommerce's webhook scopes. The inbox also holds events b2s makes itself (``b2s/...``: Order changes the
+# Salesforce poll read): never registered as hooks, never accepted from a delivery.
+BIGCOMMERCE_SCOPE_PREFIX = "store/"
 
 # A batch handler takes claimed events of one store (all of scopes it registered) and answers, per event
 # id, the result or the exception its single handler would have raised; an event it leaves out is run by
@@ -127,6 +137,7 @@ OPERATION_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("store/customer/", "CUSTOMER_SYNC"),
     ("store/cart/converted", "CART_CONVERSION"),
     ("store/cart/", "CART_SYNC"),
+    ("b2s/salesforce/order/", "ORDER_WRITEBACK"),
 )
 
 

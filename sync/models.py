@@ -304,6 +304,41 @@ class OrderStatusMapping(models.Model):
         return f"{self.bc_status_id} {self.bc_status_name} → {self.sf_status}"
 
 
+class SalesforceOrderStatusMapping(models.Model):
+    """Salesforce Order status → BigCommerce status id, for writing a status changed in Salesforce back.
+
+    The other direction (``OrderStatusMapping``) maps fifteen BigCommerce statuses onto Draft and Activated,
+    so it cannot be inverted: a merchant who changes orders in Salesforce uses their own Status values
+    (e.g. "Shipped", "Cancelled", in the Draft or Activated category) and says here which BigCommerce
+    status each means. A status without a row is never written back.
+    """
+
+    class Category(models.TextChoices):
+        DRAFT = "Draft"
+        ACTIVATED = "Activated"
+
+    sf_status = models.CharField("Salesforce status", max_length=40, unique=True)
+    category = models.CharField(
+        max_length=16,
+        choices=Category.choices,
+        default=Category.ACTIVATED,
+        help_text="The status's category (StatusCode) in the org: an Activated order's lines cannot change.",
+    )
+    bc_status_id = models.PositiveSmallIntegerField("BigCommerce status id")
+
+    class Meta:
+        ordering = ["sf_status"]
+        verbose_name = "Salesforce order status (write-back)"
+        verbose_name_plural = "Salesforce order statuses (write-back)"
+
+    def __str__(self) -> str:
+        return f"{self.sf_status} → {self.bc_status_id}"
+
+    def clean(self) -> None:
+        if self.bc_status_id is not None and not 0 <= self.bc_status_id <= 14:
+            raise ValidationError({"bc_status_id": "BigCommerce status ids run from 0 to 14."})
+
+
 class WebhookEvent(models.Model):
     """One webhook delivery as received: stored first, processed in the background."""
 

@@ -237,6 +237,20 @@ class SalesforceToken:
     access_token: str = field(repr=False)
     instance_url: str
     issued_at: float
+    # The identity URL of the token answer (``.../id/{org id}/{user id}``): who b2s is in the org, at no request.
+    identity_url: str = ""
+
+    @property
+    def org_id(self) -> str:
+        """The org's Id, from the identity URL ("" when the login answer had none)."""
+        parts = self.identity_url.rstrip("/").split("/")
+        return parts[-2] if len(parts) >= 3 and parts[-3] == "id" else ""
+
+    @property
+    def user_id(self) -> str:
+        """The integration user's Id, from the identity URL ("" when the login answer had none)."""
+        parts = self.identity_url.rstrip("/").split("/")
+        return parts[-1] if len(parts) >= 3 and parts[-3] == "id" else ""
 
 
 def http_session_build(*, ca_bundle: str) -> requests.Session:
@@ -313,7 +327,9 @@ def salesforce_token_fetch(
         )
     body = response.json()
     secret_register(body["access_token"])
-    return SalesforceToken(body["access_token"], body["instance_url"].rstrip("/"), time.time())
+    return SalesforceToken(
+        body["access_token"], body["instance_url"].rstrip("/"), time.time(), identity_url=str(body.get("id") or "")
+    )
 
 
 def salesforce_connection_check(*, timeout: float = 2.0) -> bool:
@@ -543,12 +559,16 @@ class SalesforceClient:
     # -- reads -------------------------------------------------------------------------------
     def query(self, soql: str) -> list[dict]:
         """All records of a SOQL query, following ``nextRecordsUrl``."""
+        return [record for page in self.query_pages(soql) for record in page]
+
+    def query_pages(self, soql: str) -> Iterator[list[dict]]:
+        """The records of a SOQL query page by page (one request each, ``nextRecordsUrl`` followed), so a
+        caller can store each page before asking for the next."""
         body = self.request("GET", "query", params={"q": soql})
-        records = list(body.get("records", []))
+        yield list(body.get("records", []))
         while not body.get("done", True) and body.get("nextRecordsUrl"):
             body = self.request("GET", body["nextRecordsUrl"])
-            records.extend(body.get("records", []))
-        return records
+            yield list(body.get("records", []))
 
     def describe(self, sobject: str) -> dict:
         """The object's describe, cached for the life of the process."""

@@ -409,6 +409,66 @@ def operations_seed(apps: Any, schema_editor: Any = None) -> None:
     config_version_seed_bump(apps)
 
 
+# Salesforce → BigCommerce: off until the merchant chooses what Salesforce may change in the store.
+WRITEBACK_FLAGS: list[tuple[str, bool, str]] = [
+    (
+        "writeback_order_status",
+        False,
+        "Salesforce → BigCommerce: an Order status changed in Salesforce sets the mapped BigCommerce status "
+        "(Salesforce order statuses (write-back) in the admin).",
+    ),
+    (
+        "writeback_shipments",
+        False,
+        "Salesforce → BigCommerce: a tracking number entered on an Order in Salesforce creates a shipment of the "
+        "order's unshipped items in BigCommerce, with the carrier.",
+    ),
+]
+
+WRITEBACK_THRESHOLDS: list[ThresholdSeed] = [
+    (
+        "writeback_poll_seconds",
+        "60",
+        "seconds",
+        "How often Salesforce is asked for Orders changed by someone other than b2s (one SOQL query a poll while "
+        "a write-back flag is on: every 60 s costs 1,440 API requests a day). The poll runs at most once a minute.",
+        "60",
+        "86400",
+    ),
+    (
+        "writeback_poll_overlap_seconds",
+        "120",
+        "seconds",
+        "Each poll reads again this far back before its checkpoint: Salesforce compares SystemModstamp to the "
+        "second and a transaction still in flight can commit with an earlier stamp; changes already read are "
+        "recognised and not written twice.",
+        "0",
+        "3600",
+    ),
+]
+
+WRITEBACK_SETTINGS: list[tuple[str, str, str, str]] = [
+    (
+        "writeback_conflict_rule",
+        "flag",
+        "salesforce_wins,bigcommerce_wins,flag",
+        "When an Order's status or shipment changed in Salesforce and in BigCommerce since b2s last synced it: "
+        "salesforce_wins (write Salesforce's value to BigCommerce), bigcommerce_wins (keep BigCommerce's, which "
+        "the order sync brings back to Salesforce) or flag (write nothing; the event fails for review).",
+    ),
+]
+
+
+def writeback_seed(apps: Any, schema_editor: Any = None) -> None:
+    """Create the missing write-back flags, thresholds and setting (all off or conservative)."""
+    FeatureFlag = apps.get_model("sync", "FeatureFlag")
+    for key, enabled, description in WRITEBACK_FLAGS:
+        FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
+    thresholds_seed(apps, WRITEBACK_THRESHOLDS)
+    settings_seed(apps, WRITEBACK_SETTINGS)
+    config_version_seed_bump(apps)
+
+
 def field_mappings_seed(apps: Any, rows: list[tuple[str, str, str, str, str]]) -> None:
     """Create the missing field mappings of ``rows`` (object, field, source, transform, flag); others stay as edited."""
     FieldMapping = apps.get_model("sync", "FieldMapping")
@@ -456,3 +516,4 @@ def seeds_all_apply(apps: Any) -> None:
     inbox_batch_seed(apps)
     operations_seed(apps)
     catalog_sync_seed(apps)
+    writeback_seed(apps)

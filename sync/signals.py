@@ -8,11 +8,27 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from sync.config import config, config_version_bump
-from sync.models import FeatureFlag, FieldMapping, OrderStatusMapping, Store, SyncSetting, Threshold
+from sync.models import (
+    FeatureFlag,
+    FieldMapping,
+    OrderStatusMapping,
+    SalesforceOrderStatusMapping,
+    Store,
+    SyncSetting,
+    Threshold,
+)
 
 # Store too: the webhook endpoint serves stores from the accessor's per-version cache (selectors.py), so a
 # deactivation or a new secret saved in the admin reaches every process within CONFIG_CHECK_SECONDS.
-CONFIG_MODELS = (FeatureFlag, Threshold, SyncSetting, FieldMapping, OrderStatusMapping, Store)
+CONFIG_MODELS = (
+    FeatureFlag,
+    Threshold,
+    SyncSetting,
+    FieldMapping,
+    OrderStatusMapping,
+    SalesforceOrderStatusMapping,
+    Store,
+)
 
 
 def configuration_changed(sender: type, **kwargs: Any) -> None:

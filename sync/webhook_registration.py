@@ -69,10 +69,10 @@ class HookState:
 
 
 def handled_scopes() -> list[str]:
-    """Every scope b2s has a handler for (the dispatch table's keys)."""
-    from sync.handlers import handlers_load
+    """Every BigCommerce scope b2s has a handler for (the dispatch table's keys; b2s's own scopes are no hooks)."""
+    from sync.handlers import BIGCOMMERCE_SCOPE_PREFIX, handlers_load
 
-    return sorted(handlers_load())
+    return sorted(scope for scope in handlers_load() if scope.startswith(BIGCOMMERCE_SCOPE_PREFIX))
 
 
 def webhook_destination(*, store: Store, base_url: str) -> str:

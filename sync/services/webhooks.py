@@ -49,7 +49,9 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, WebhookVerificati
 from b2s.logging import redact, secret_register
 from sync.bigcommerce import BigCommerceError, bigcommerce_calls_counted
 from sync.handlers import (
+    BIGCOMMERCE_SCOPE_PREFIX,
     BatchOutcome,
+    EventRefused,
     Handler,
     HandlerResult,
     SkipEvent,
@@ -528,7 +530,8 @@ def webhook_event_receive(
         callback = callback_parse(payload, store=store)
     except CallbackInvalid as error:
         return _refused(ReceiveResult(400, str(error)), store=store, reason=Rejection.BAD_REQUEST)
-    handled = handler_for(callback.scope) is not None
+    # A delivery naming one of b2s's own scopes (the write-back's) is stored as ignored, never run.
+    handled = callback.scope.startswith(BIGCOMMERCE_SCOPE_PREFIX) and handler_for(callback.scope) is not None
     try:
         # One insert is the whole of accepting: the row is the queue entry (workers claim pending rows). In
         # autocommit (a request) it commits by itself, without a BEGIN and COMMIT round trip of its own; inside
@@ -891,6 +894,8 @@ def error_classify(error: BaseException) -> ErrorInfo:
         return ErrorInfo(name, message, "NETWORK_ERROR", True)
     if isinstance(error, OperationalError):  # e.g. "database is locked", a dropped connection
         return ErrorInfo(name, message, "DATABASE", True)
+    if isinstance(error, EventRefused):
+        return ErrorInfo(name, message, error.code, False)
     return ErrorInfo(name, message, "", False)
 
 
@@ -1096,7 +1101,9 @@ def _handler_outcome(handler: Handler, event: WebhookEvent) -> BatchOutcome:
     try:
         return handler(event)
     except Exception as error:
-        if not isinstance(error, SkipEvent | SalesforceError | BigCommerceError | requests.RequestException):
+        if not isinstance(
+            error, SkipEvent | EventRefused | SalesforceError | BigCommerceError | requests.RequestException
+        ):
             logger.exception("Handler for event %s (%s) raised", event.pk, event.scope)
         return error
 

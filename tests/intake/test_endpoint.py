@@ -386,3 +386,12 @@ def test_the_shared_example_callbacks_are_accepted(header_store, deliver, shared
         assert response.status_code == 200, (path.name, response.content)
     # store_customer_updated.json is a copy of ..._created.json (a known upstream defect): a duplicate.
     assert WebhookEvent.objects.count() == len(files) - 1
+
+
+def test_a_delivery_naming_b2s_own_write_back_scope_is_stored_ignored(header_store, deliver):
+    """b2s's own scopes (the Salesforce poll's write-back events) are never run from a delivery."""
+    body = encode(callback(header_store, scope="b2s/salesforce/order/updated", resource_id=100))
+    response = deliver(header_store.store_hash, body, {"X-B2S-Webhook-Secret": HEADER_SECRET})
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().status == "ignored"
+    assert drains_queued() == 0

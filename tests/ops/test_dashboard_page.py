@@ -61,6 +61,7 @@ def test_the_index_opens_with_the_dashboard(admin_client: Client, history: Histo
         "budget_guard": "Budget guard: writing",
         "health": "degraded",  # three dead events
         "open_alerts": "0 open alerts",
+        "writeback_requests_per_day": "off",  # no write-back flag on: the poll asks nothing
     }
     assert "ops/dashboard.css" in html
     assert html.count('class="ops-chart"') == 2
@@ -117,3 +118,19 @@ def test_the_state_line_gives_the_health_reasons_and_links_the_open_alerts(
     assert link is not None
     listed = admin_client.get(link.group(1).replace("&amp;", "&")).content.decode()
     assert listed.count('class="action-select"') == 2
+
+
+def test_the_write_back_poll_shows_its_daily_cost(admin_client: Client) -> None:
+    from orders.models import WritebackCheckpoint
+    from sync.models import FeatureFlag, Threshold
+
+    FeatureFlag.objects.filter(key="writeback_order_status").update(enabled=True)
+    threshold = Threshold.objects.get(key="writeback_poll_seconds")
+    threshold.value = 120
+    threshold.save()  # saving bumps the configuration version (the flag's update() did not: this reloads both)
+    WritebackCheckpoint.objects.create(org_id="00D000000000001AAA", polled_at=NOW, polls=30, requests=31, changes=4)
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        html = admin_client.get("/admin/").content.decode()
+    assert _figures(html)["writeback_requests_per_day"] == "720"  # 86,400 s / 120 s
+    assert "one query every 2.0 min" in re.sub(r"\s+", " ", html)
+    assert "4 changes read in 31 requests" in html

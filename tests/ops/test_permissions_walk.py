@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from ops.models import Alert, HourlyStat
-from orders.models import BackfillRun
-from sync.models import ApiUsageSample, IntakeRejection
+from orders.models import BackfillRun, WritebackCheckpoint
+from sync.models import ApiUsageSample, IntakeRejection, SalesforceOrderStatusMapping
 from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory, RfmEdgesFactory
 from tests.factories.auth import UserFactory
 from tests.factories.orders import SyncedOrderFactory
@@ -80,6 +80,8 @@ def rows(db) -> dict[str, object]:
     RfmEdgesFactory(store=store, customers=1, computed_at=now)
     SyncedOrderFactory(store=store, order_id=4711, salesforce_id="801000000000001", account_key="walk")
     BackfillRun.objects.create(store=store, filters_key="walk", total=10, synced=4)
+    WritebackCheckpoint.objects.create(org_id="00D000000000001AAA", modstamp=now, polled_at=now, polls=1, requests=1)
+    SalesforceOrderStatusMapping.objects.create(sf_status="Shipped", category="Activated", bc_status_id=2)
     Alert.objects.create(kind=Alert.Kind.DEAD_EVENTS, key=store.store_hash, summary="1 dead event", last_seen_at=now)
     Group.objects.create(name="walkers")
     # The operations dashboard's lists.

@@ -176,11 +176,16 @@ def test_catalog_changes_while_orders_arrive(
     product_reads = [call for call in bc_calls if call["path"].startswith("/stores/sandbox/v3/catalog/products")]
     # One product read per catalog event at most (events claimed together share one id:in read).
     assert 0 < len(product_reads) <= len(catalog_events)
-    # b2s's own count, per event (a batch's requests shared out among its events): one composite at most.
+    # b2s's own count, per event (a batch's requests shared out among its events): one composite at most, plus
+    # what a product an order created at the same moment costs: the entry lookup and update after the catalog's
+    # DUPLICATE_VALUE (RACE_LOOKUPS), or one more write when the order rewrote the product mid-sync.
     audits = AuditLog.objects.filter(event__in=catalog_events, status="success")
     assert audits.count() == len(catalog_events)
     catalog_spent = sum(audit.salesforce_api_calls or 0 for audit in audits)
-    assert catalog_spent <= len(catalog_events)
+    costly = [
+        (a.bigcommerce_id, a.salesforce_api_calls, a.details) for a in audits if (a.salesforce_api_calls or 0) > 1
+    ]
+    assert catalog_spent <= len(catalog_events) + RACE_LOOKUPS + 1, costly
     # The stand-in's count of the whole run: a request per event, catalog or order (duplicates and events
     # claimed together share it), a lookup of existing CRM records for each shopper's first order, and the
     # reads above.

@@ -41,6 +41,7 @@ from ops.alert_rules import (
 )
 from ops.models import Alert, HourlyStat
 from orders.models import WritebackCheckpoint
+from orders.writeback import writeback_enabled
 from orders.writeback_rules import poll_requests_per_day
 from sync.config import config
 from sync.health import HealthReason, health_reasons, health_status
@@ -282,7 +283,7 @@ class WritebackPoll:
 def writeback_poll_state() -> WritebackPoll:
     """What the write-back poll costs (one query a poll while a write-back flag is on) and where it is."""
     interval = int(config.threshold("writeback_poll_seconds"))
-    enabled = config.flag("writeback_order_status") or config.flag("writeback_shipments")
+    enabled = writeback_enabled()
     checkpoint = WritebackCheckpoint.objects.order_by("-polled_at").first()
     return WritebackPoll(
         enabled=enabled,

@@ -63,6 +63,10 @@ class SyncedOrder(models.Model):
     # The OpportunityId the Order carries (its cart's Opportunity), kept apart from the fingerprint: cart
     # recovery may link it later, inside its conversion request, without making the order look changed.
     opportunity_id = models.CharField("Salesforce Opportunity Id", max_length=18, blank=True)
+    # Write-back of admin-chosen fields: per Salesforce field, the values both sides last agreed on as far as
+    # b2s saw them, {"sf": ..., "bc": ...} (text; "sf" absent until b2s saw Salesforce's), so the write-back
+    # tells which side changed since (see orders.writeback_rules.field_decide).
+    writeback_values = models.JSONField(default=dict, blank=True)
     synced_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

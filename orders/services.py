@@ -84,7 +84,7 @@ from orders.documents import (
 )
 from orders.links import cart_opportunities, ship_to_is_billing_person
 from orders.models import KnownProduct, SyncedOrder, SyncedOrderItem
-from orders.writeback_rules import status_target
+from orders.writeback_rules import fields_mirrored, status_target
 from sync.bigcommerce import BigCommerceNotFound, bigcommerce_calls_counted, bigcommerce_client, money
 from sync.config import config
 from sync.customers import (
@@ -284,6 +284,8 @@ class OrderGraph:
     deleted_items: list[int]
     products: ProductRefs
     events: list[str]
+    # Written-back fields this sync makes agree on both sides (``fields_mirrored``), remembered with the order.
+    mirrored: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def unchanged(self) -> bool:
@@ -994,6 +996,11 @@ def _order_graph(
         deleted_items=deleted,
         products=products,
         events=events,
+        mirrored=fields_mirrored(
+            order_body=order_body,
+            order=prepared.order,
+            fields=[(row.sf_field, row.bc_field) for row in config.writeback_fields(enabled_only=False)],
+        ),
     )
 
 
@@ -1152,6 +1159,7 @@ def _order_record(
                     shipment_fields=prepared.shipments,
                     fingerprint=each.fingerprint,
                     opportunity_id=prepared.opportunity_id or (synced.opportunity_id if synced else ""),
+                    writeback_values={**(synced.writeback_values if synced else {}), **each.mirrored},
                     # When Salesforce was last written (backfill tells live syncs from its own by it).
                     synced_at=timezone.now(),
                 )
@@ -1174,6 +1182,7 @@ def _order_record(
             "shipment_fields",
             "fingerprint",
             "opportunity_id",
+            "writeback_values",
         ]
         kept_time = [not answers and each.state.synced is not None for each, answers in recorded]
         # An order twice in a batch: its last recording is the one that stays (one upsert cannot write a row twice).

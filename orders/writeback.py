@@ -10,9 +10,9 @@ moves the checkpoint, so a crash re-reads rather than loses, and a re-read store
 
 Each event is then processed like a webhook (attempts, retries, dead-lettering, replay, audit entries) by
 ``order_writeback``: the merchant's status (through the admin's Salesforce → BigCommerce status table) and
-tracking number become ``PUT /v2/orders/{id}`` and ``POST /v2/orders/{id}/shipments``, each only when
-BigCommerce does not have it yet (a retry after the write writes nothing), a conflict settled by
-``writeback_conflict_rule``. Then the order sync runs at once with the merchant's status, so Salesforce's
+the admin-chosen fields (``SalesforceOrderFieldWriteback``) become ONE ``PUT /v2/orders/{id}``, the tracking
+number ``POST /v2/orders/{id}/shipments``, each only when BigCommerce does not have it yet (a retry after the
+write writes nothing), a conflict settled by ``writeback_conflict_rule``, field by field. Then the order sync runs at once with the merchant's status, so Salesforce's
 mirror fields follow (a write by b2s, which the poll ignores) and the webhooks BigCommerce sends after b2s's
 writes find nothing to change: no ping-pong.
 """
@@ -34,10 +34,13 @@ from orders.writeback_rules import (
     CONFLICT_BIGCOMMERCE_WINS,
     CONFLICT_FLAG,
     WRITEBACK_SCOPE,
+    FieldDecision,
     ShipmentDecision,
     StatusDecision,
     carrier_fields,
     change_delivery_key,
+    field_decide,
+    field_remembered,
     order_key_split,
     poll_since,
     poll_soql,
@@ -48,9 +51,9 @@ from orders.writeback_rules import (
     unshipped_items,
 )
 from sync.bigcommerce import bigcommerce_calls_counted, bigcommerce_client
-from sync.config import config
+from sync.config import WritebackField, config
 from sync.handlers import EventRefused, HandlerResult, SkipEvent
-from sync.models import Store, WebhookEvent
+from sync.models import BIGCOMMERCE_ORDER_WRITABLE_FIELDS, Store, WebhookEvent
 from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_client
 from sync.services.webhooks import inbox_doorbell_ring
 
@@ -59,6 +62,7 @@ logger = logging.getLogger(__name__)
 OPERATION = "ORDER_WRITEBACK"
 FLAG_STATUS = "writeback_order_status"
 FLAG_SHIPMENTS = "writeback_shipments"
+FLAG_FIELDS = "writeback_order_fields"
 
 
 class WritebackConflict(EventRefused):
@@ -75,7 +79,12 @@ class WritebackConflict(EventRefused):
 
 def writeback_enabled() -> bool:
     """Whether any write-back is on (the poll spends no request otherwise)."""
-    return config.flag(FLAG_STATUS) or config.flag(FLAG_SHIPMENTS)
+    return config.flag(FLAG_STATUS) or config.flag(FLAG_SHIPMENTS) or bool(written_back_fields())
+
+
+def written_back_fields() -> list[WritebackField]:
+    """The admin-chosen Order fields written back now: the enabled rows while ``writeback_order_fields`` is on."""
+    return config.writeback_fields() if config.flag(FLAG_FIELDS) else []
 
 
 def order_tracking_fields() -> tuple[str, str]:
@@ -91,8 +100,10 @@ def order_tracking_fields() -> tuple[str, str]:
 
 
 def _polled_fields() -> list[str]:
+    """The columns of the poll's one query besides its own: Status, tracking, the admin-chosen fields."""
     number_field, carrier_field = order_tracking_fields()
-    return ["Status", *(name for name in (number_field, carrier_field) if name)]
+    chosen = [row.sf_field for row in written_back_fields()]
+    return list(dict.fromkeys(["Status", *(name for name in (number_field, carrier_field) if name), *chosen]))
 
 
 # -- the poll ------------------------------------------------------------------------------------------
@@ -200,7 +211,7 @@ def order_writeback(*, event: WebhookEvent) -> HandlerResult:
     if synced is None or synced.salesforce_id != record.get("Id"):
         raise SkipEvent(f"Order {order_id} is not one b2s synced to this Salesforce Order.")
     if not writeback_enabled():
-        raise SkipEvent("Write-back is off (writeback_order_status and writeback_shipments).")
+        raise SkipEvent("Write-back is off (writeback_order_status, writeback_shipments, writeback_order_fields).")
     rule = config.setting("writeback_conflict_rule")
     bigcommerce = bigcommerce_client(store)
     details: dict[str, Any] = {"scope": event.scope, "rule": rule, "salesforce_status": record.get("Status")}
@@ -208,20 +219,34 @@ def order_writeback(*, event: WebhookEvent) -> HandlerResult:
         order = bigcommerce.order_get(order_id)
         status = _status_decision(record=record, synced=synced, order=order, rule=rule)
         shipment, products = _shipment_decision(record=record, synced=synced, store=store, rule=rule)
+        fields = _field_decisions(record=record, synced=synced, order=order, rule=rule)
         conflicts = [
             name for name, decision in (("status", status), ("shipment", shipment)) if decision and decision.conflict
-        ]
+        ] + [decision.sf_field for decision in fields if decision.conflict]
         details["status"] = _decision_note(status)
         details["shipment"] = _decision_note(shipment)
+        details["fields"] = {decision.bc_field: _field_note(decision) for decision in fields}
         if conflicts and rule == CONFLICT_FLAG:
             raise WritebackConflict(
                 f"Order {order_id}: {' and '.join(conflicts)} changed in Salesforce and in BigCommerce since the "
                 "last sync; nothing written (writeback_conflict_rule = flag). Decide, then replay the event."
             )
-        written: dict[str, Any] = {}
+        # One BigCommerce write for the status and the fields: one change, one PUT (and one round of webhooks).
+        update: dict[str, Any] = {
+            decision.bc_field: _bigcommerce_value(decision) for decision in fields if decision.write
+        }
         if status is not None and status.write and status.bc_status_id is not None:
-            bigcommerce.order_update(order_id, {"status_id": status.bc_status_id})
-            written["status_id"] = status.bc_status_id
+            update["status_id"] = status.bc_status_id
+        written: dict[str, Any] = {}
+        if update:
+            bigcommerce.order_update(order_id, update)
+            if "status_id" in update:
+                written["status_id"] = update["status_id"]
+            # The fields by name: their values are whatever a merchant typed (notes), not for the audit log.
+            if names := sorted(name for name in update if name != "status_id"):
+                written["fields"] = names
+        # Remembered before the order sync, which records the fields it mirrors to Salesforce over these.
+        _fields_remember(synced=synced, decisions=fields, order=order)
         if shipment is not None and shipment.tracking_number:
             written["shipment"] = _shipment_create(
                 store=store,
@@ -231,13 +256,15 @@ def order_writeback(*, event: WebhookEvent) -> HandlerResult:
                 products=products,
             )
         # An earlier attempt may have written and stopped before Salesforce followed: BigCommerce has the values.
-        present = any(decision is not None and decision.present for decision in (status, shipment))
+        present = any(decision is not None and decision.present for decision in (status, shipment, *fields))
         bigcommerce_kept = bool(conflicts) and rule == CONFLICT_BIGCOMMERCE_WINS
         if not (written or present or bigcommerce_kept):
-            raise SkipEvent(_nothing_reason(status, shipment))
+            raise SkipEvent(_nothing_reason(status, shipment, fields))
         # Salesforce follows at once (BigCommerce wins: its values go back over the merchant's), as a write of
         # b2s that the poll ignores; BigCommerce's webhooks for these writes then find Salesforce up to date.
-        keep = "" if bigcommerce_kept else str(record.get("Status") or "")
+        # The merchant's status stays unless it lost a conflict (a field's conflict leaves the status alone).
+        status_lost = status is not None and status.conflict and rule == CONFLICT_BIGCOMMERCE_WINS
+        keep = "" if status_lost else str(record.get("Status") or "")
         order_sync(store=store, order_id=order_id, event_scope=WRITEBACK_SCOPE, audit=False, salesforce_status=keep)
         details.update(
             {
@@ -267,6 +294,48 @@ def _status_decision(
         bc_status_now=int(order.get("status_id") or 0),
         rule=rule,
     )
+
+
+def _field_decisions(
+    *, record: dict[str, Any], synced: SyncedOrder, order: dict[str, Any], rule: str
+) -> list[FieldDecision]:
+    """A decision for each admin-chosen field the poll read (a field added since is read by the next poll)."""
+    remembered = synced.writeback_values or {}
+    decisions: list[FieldDecision] = []
+    for row in written_back_fields():
+        if row.sf_field not in record:
+            continue
+        max_length, _nullable = BIGCOMMERCE_ORDER_WRITABLE_FIELDS[row.bc_field]
+        decisions.append(
+            field_decide(
+                sf_field=row.sf_field,
+                bc_field=row.bc_field,
+                sf_value=record.get(row.sf_field),
+                bc_value=order.get(row.bc_field),
+                remembered=remembered.get(row.sf_field) or {},
+                max_length=max_length,
+                rule=rule,
+            )
+        )
+    return decisions
+
+
+def _bigcommerce_value(decision: FieldDecision) -> str | None:
+    """The value sent: Salesforce's text; null rather than "" for a field BigCommerce lets be null."""
+    _max_length, nullable = BIGCOMMERCE_ORDER_WRITABLE_FIELDS[decision.bc_field]
+    return None if nullable and not decision.value else decision.value
+
+
+def _fields_remember(*, synced: SyncedOrder, decisions: list[FieldDecision], order: dict[str, Any]) -> None:
+    if not decisions:
+        return
+    values = dict(synced.writeback_values or {})
+    for decision in decisions:
+        values[decision.sf_field] = field_remembered(
+            decision=decision, bc_value=order.get(decision.bc_field), remembered=values.get(decision.sf_field) or {}
+        )
+    SyncedOrder.objects.filter(pk=synced.pk).update(writeback_values=values)
+    synced.writeback_values = values
 
 
 def _shipment_decision(
@@ -324,8 +393,20 @@ def _decision_note(decision: StatusDecision | ShipmentDecision | None) -> dict[s
     return note
 
 
-def _nothing_reason(status: StatusDecision | None, shipment: ShipmentDecision | None) -> str:
+def _field_note(decision: FieldDecision) -> dict[str, Any]:
+    # The reason and the outcome, not the value: a field may hold anything a merchant typed.
+    return {
+        "sf_field": decision.sf_field,
+        "reason": decision.reason,
+        "write": decision.write,
+        "conflict": decision.conflict,
+    }
+
+
+def _nothing_reason(
+    status: StatusDecision | None, shipment: ShipmentDecision | None, fields: list[FieldDecision]
+) -> str:
     reasons = [
         f"{name}: {decision.reason}" for name, decision in (("status", status), ("shipment", shipment)) if decision
-    ]
+    ] + [f"{decision.bc_field}: {decision.reason}" for decision in fields]
     return "Nothing to write back (" + ("; ".join(reasons) or "no write-back applies to this change") + ")."

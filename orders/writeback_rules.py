@@ -147,6 +147,93 @@ def status_target(*, bc_status_id: int, coarse_status: str, salesforce_status: s
     return coarse_status
 
 
+# -- admin-chosen fields -----------------------------------------------------------------------------
+
+
+def field_text(value: Any) -> str:
+    """A field's value as compared and remembered: text, null and absent as ""."""
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class FieldDecision:
+    """What to do with one admin-chosen field: ``write`` Salesforce's value to ``bc_field``, or nothing and why."""
+
+    sf_field: str
+    bc_field: str
+    write: bool
+    reason: str
+    value: str = ""
+    conflict: bool = False
+    present: bool = False  # BigCommerce already has Salesforce's value
+
+
+def field_decide(
+    *,
+    sf_field: str,
+    bc_field: str,
+    sf_value: Any,
+    bc_value: Any,
+    remembered: dict[str, str],
+    max_length: int,
+    rule: str,
+) -> FieldDecision:
+    """Whether a Salesforce Order field's value goes to its BigCommerce order field, as ``status_decide`` does.
+
+    ``remembered`` holds the values both sides last agreed on ({"sf", "bc"}, see ``SyncedOrder.writeback_values``).
+    Salesforce changed when its value differs from the remembered one; while b2s never saw Salesforce's
+    value (a field not also mapped BigCommerce → Salesforce, before its first write-back), a value that is
+    not blank and differs from BigCommerce's counts as changed, a blank one never (no store field is
+    blanked by a field nobody filled). A value BigCommerce has already needs no write; BigCommerce having
+    changed too is a conflict, settled by the rule; a value longer than BigCommerce takes is not written.
+    """
+    sf_now, bc_now = field_text(sf_value), field_text(bc_value)
+    known_sf, known_bc = remembered.get("sf"), remembered.get("bc")
+    changed = sf_now != known_sf if known_sf is not None else bool(sf_now) and sf_now != bc_now
+    if not changed:
+        return FieldDecision(sf_field, bc_field, False, f"{sf_field} did not change in Salesforce", sf_now)
+    if sf_now == bc_now:
+        return FieldDecision(sf_field, bc_field, False, "BigCommerce already has this value", sf_now, present=True)
+    if len(sf_now) > max_length:
+        return FieldDecision(
+            sf_field, bc_field, False, f"longer than the {max_length} characters {bc_field} takes", sf_now
+        )
+    if known_bc is not None and bc_now != known_bc:
+        if rule == CONFLICT_SALESFORCE_WINS:
+            return FieldDecision(sf_field, bc_field, True, "conflict: Salesforce wins", sf_now, conflict=True)
+        return FieldDecision(sf_field, bc_field, False, f"conflict: {rule}", sf_now, conflict=True)
+    return FieldDecision(sf_field, bc_field, True, "changed in Salesforce", sf_now)
+
+
+def field_remembered(*, decision: FieldDecision, bc_value: Any, remembered: dict[str, str]) -> dict[str, str]:
+    """The values to remember after a write-back settled ``decision`` (a flagged conflict remembers nothing).
+
+    Written or already there: both sides hold Salesforce's value. A conflict BigCommerce won: each side's
+    value as it is (settled). Otherwise Salesforce's value is what b2s saw, and BigCommerce's stays the one
+    last agreed (a change of it since is still a change next time).
+    """
+    if decision.write or decision.present:
+        return {"sf": decision.value, "bc": decision.value}
+    bc_known = remembered.get("bc")
+    if decision.conflict or bc_known is None:
+        bc_known = field_text(bc_value)
+    return {"sf": decision.value, "bc": bc_known}
+
+
+def fields_mirrored(
+    *, order_body: dict[str, Any], order: dict[str, Any], fields: list[tuple[str, str]]
+) -> dict[str, dict[str, str]]:
+    """What an order sync makes both sides agree on: for each written-back field ``(sf_field, bc_field)`` that
+    the sync also writes to Salesforce (a field mapping the other way), {"sf": the value sent, "bc": the
+    store's}. A field the sync does not write is left to the write-back to remember."""
+    sent = {name.lower(): value for name, value in order_body.items()}
+    return {
+        sf_field: {"sf": field_text(sent[sf_field.lower()]), "bc": field_text(order.get(bc_field))}
+        for sf_field, bc_field in fields
+        if sf_field.lower() in sent
+    }
+
+
 # -- shipments ---------------------------------------------------------------------------------------
 
 

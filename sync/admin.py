@@ -16,6 +16,7 @@ from sync.models import (
     FeatureFlag,
     FieldMapping,
     OrderStatusMapping,
+    SalesforceOrderFieldWriteback,
     SalesforceOrderStatusMapping,
     Store,
     SyncSetting,
@@ -181,6 +182,23 @@ class SalesforceOrderStatusMappingAdmin(admin.ModelAdmin):
     def bc_status(self, row: SalesforceOrderStatusMapping) -> str:
         names = {status_id: name for status_id, name, _sf, _counts in ORDER_STATUSES}
         return f"{row.bc_status_id} {names.get(row.bc_status_id, '')}".strip()
+
+
+@admin.register(SalesforceOrderFieldWriteback)
+class SalesforceOrderFieldWritebackAdmin(admin.ModelAdmin):
+    """Which Salesforce Order fields are written back to which BigCommerce order fields (flag writeback_order_fields)."""
+
+    list_display = ("sf_field", "bc_field", "enabled", "notes")
+    list_editable = ("enabled",)
+
+    def save_model(self, request: HttpRequest, obj: SalesforceOrderFieldWriteback, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Checked against the org's describe: a typo would otherwise fail every poll (INVALID_FIELD).
+        check = field_mapping_check(
+            sf_object="Order", sf_field=obj.sf_field, fails="the Salesforce order changes poll (while on)"
+        )
+        if check.known is not True:
+            self.message_user(request, check.message, messages.WARNING)
 
 
 @admin.register(CustomerLink)

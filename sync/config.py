@@ -34,6 +34,15 @@ class StatusRule:
     counts_toward_analytics: bool
 
 
+@dataclass(frozen=True)
+class WritebackField:
+    """A Salesforce Order field written back to a BigCommerce order field (``SalesforceOrderFieldWriteback``)."""
+
+    sf_field: str
+    bc_field: str
+    enabled: bool
+
+
 @dataclass
 class _Snapshot:
     version: int
@@ -44,6 +53,7 @@ class _Snapshot:
     statuses: dict[int, StatusRule] = field(default_factory=dict)
     # Salesforce status → (BigCommerce status id, category), for the write-back.
     writeback_statuses: dict[str, tuple[int, str]] = field(default_factory=dict)
+    writeback_fields: list[WritebackField] = field(default_factory=list)
     # Values derived from other admin-edited rows (the webhook endpoint's stores), filled on demand.
     derived: dict[str, dict] = field(default_factory=dict)
 
@@ -108,6 +118,10 @@ class ConfigAccessor:
         """Every mapped Salesforce status and its BigCommerce status id."""
         return {name: status_id for name, (status_id, _category) in self._current().writeback_statuses.items()}
 
+    def writeback_fields(self, *, enabled_only: bool = True) -> list[WritebackField]:
+        """The Salesforce Order fields written back to BigCommerce (the enabled rows, or every row)."""
+        return [row for row in self._current().writeback_fields if row.enabled or not enabled_only]
+
     def status_category(self, sf_status: str) -> str:
         """Draft or Activated: the category of an Order status (b2s's own two, or a mapped merchant status)."""
         if sf_status in ("Draft", "Activated"):
@@ -156,6 +170,7 @@ def _snapshot_load(version: int) -> _Snapshot:
         FeatureFlag,
         FieldMapping,
         OrderStatusMapping,
+        SalesforceOrderFieldWriteback,
         SalesforceOrderStatusMapping,
         SyncSetting,
         Threshold,
@@ -179,6 +194,10 @@ def _snapshot_load(version: int) -> _Snapshot:
     snapshot.writeback_statuses = {
         row.sf_status: (row.bc_status_id, row.category) for row in SalesforceOrderStatusMapping.objects.all()
     }
+    snapshot.writeback_fields = [
+        WritebackField(row.sf_field, row.bc_field, row.enabled)
+        for row in SalesforceOrderFieldWriteback.objects.order_by("bc_field")
+    ]
     return snapshot
 
 

@@ -339,6 +339,57 @@ class SalesforceOrderStatusMapping(models.Model):
             raise ValidationError({"bc_status_id": "BigCommerce status ids run from 0 to 14."})
 
 
+# The BigCommerce order fields a Salesforce Order field may be written back to: the text fields of ``PUT
+# /v2/orders/{id}`` (orders.v2.oas2.yml, ``order_Put``) a merchant's team edits; field → (max length, nullable).
+# Not money, addresses, customer or channel: those change totals, taxes or ownership and stay BigCommerce's.
+BIGCOMMERCE_ORDER_WRITABLE_FIELDS: dict[str, tuple[int, bool]] = {
+    "staff_notes": (65535, False),
+    "customer_message": (65535, False),
+    "external_order_id": (255, True),
+}
+# Order fields the write-back reads for its own purposes (the poll's columns, the status table).
+WRITEBACK_RESERVED_ORDER_FIELDS = frozenset(
+    {"id", "status", "statuscode", "systemmodstamp", "lastmodifiedbyid", "bigcommerceorderid__c"}
+)
+
+
+class SalesforceOrderFieldWriteback(models.Model):
+    """A Salesforce Order field written back to a BigCommerce order field (feature flag writeback_order_fields).
+
+    The other direction is ``FieldMapping`` (BigCommerce → Salesforce, with expressions, transforms and
+    defaults); this one copies one Salesforce value, as it is, into one of a fixed list of BigCommerce fields.
+    Each row is off until enabled; a field may be mapped both ways (e.g. staff_notes → Description and back).
+    """
+
+    class BigCommerceField(models.TextChoices):
+        STAFF_NOTES = "staff_notes", "staff_notes (notes for staff)"
+        CUSTOMER_MESSAGE = "customer_message", "customer_message (the order comments)"
+        EXTERNAL_ORDER_ID = "external_order_id", "external_order_id (the order's id in another system)"
+
+    sf_field = models.CharField("Salesforce Order field", max_length=80, help_text="API name, e.g. Description")
+    bc_field = models.CharField("BigCommerce order field", max_length=32, choices=BigCommerceField.choices, unique=True)
+    enabled = models.BooleanField(default=False)
+    notes = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["bc_field"]
+        verbose_name = "Salesforce order field (write-back)"
+        verbose_name_plural = "Salesforce order fields (write-back)"
+
+    def __str__(self) -> str:
+        return f"Order.{self.sf_field} → {self.bc_field}{'' if self.enabled else ' (off)'}"
+
+    def clean(self) -> None:
+        if not SALESFORCE_NAME.match(self.sf_field or "") or "__" in (self.sf_field or "").removesuffix("__c"):
+            raise ValidationError({"sf_field": f"{self.sf_field!r} is not a Salesforce field name."})
+        if self.sf_field.lower() in WRITEBACK_RESERVED_ORDER_FIELDS:
+            raise ValidationError(
+                {"sf_field": f"{self.sf_field} is read by the write-back itself (Status: the status table)."}
+            )
+        if self.bc_field and self.bc_field not in BIGCOMMERCE_ORDER_WRITABLE_FIELDS:
+            raise ValidationError({"bc_field": f"{self.bc_field!r} is not a BigCommerce order field b2s writes."})
+
+
 class WebhookEvent(models.Model):
     """One webhook delivery as received: stored first, processed in the background."""
 

@@ -459,6 +459,24 @@ WRITEBACK_SETTINGS: list[tuple[str, str, str, str]] = [
 ]
 
 
+WRITEBACK_FIELD_FLAGS: list[tuple[str, bool, str]] = [
+    (
+        "writeback_order_fields",
+        False,
+        "Salesforce → BigCommerce: the Order fields chosen in Salesforce order fields (write-back) (each row "
+        "enabled on its own) are written to the BigCommerce order, in the same request as a status change.",
+    ),
+]
+
+
+def writeback_fields_seed(apps: Any, schema_editor: Any = None) -> None:
+    """Create the missing field write-back flag (off); an admin's edit is left alone."""
+    FeatureFlag = apps.get_model("sync", "FeatureFlag")
+    for key, enabled, description in WRITEBACK_FIELD_FLAGS:
+        FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
+    config_version_seed_bump(apps)
+
+
 def writeback_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing write-back flags, thresholds and setting (all off or conservative)."""
     FeatureFlag = apps.get_model("sync", "FeatureFlag")
@@ -517,3 +535,4 @@ def seeds_all_apply(apps: Any) -> None:
     operations_seed(apps)
     catalog_sync_seed(apps)
     writeback_seed(apps)
+    writeback_fields_seed(apps)

@@ -12,6 +12,7 @@ from sync.models import (
     FeatureFlag,
     FieldMapping,
     OrderStatusMapping,
+    SalesforceOrderFieldWriteback,
     SalesforceOrderStatusMapping,
     Store,
     SyncSetting,
@@ -27,6 +28,7 @@ CONFIG_MODELS = (
     FieldMapping,
     OrderStatusMapping,
     SalesforceOrderStatusMapping,
+    SalesforceOrderFieldWriteback,
     Store,
 )
 

@@ -244,6 +244,26 @@ class SalesforceSandbox:
             assert found is not None
             return record_copy(found[1])
 
+    def picklist_values_add(self, sobject: str, field: str, values: list[str | dict[str, str]]) -> list[str]:
+        """Add values to a picklist as an admin would in Setup (``reset()`` removes them); answers its values.
+
+        Each value is a string or ``{"value": "Shipped", "category": "Activated"}``: Order ``Status`` values
+        need a category (Draft or Activated), from which the org derives an Order's ``StatusCode``.
+        """
+        pairs: list[tuple[str, str | None]] = []
+        for item in values:
+            if isinstance(item, dict):
+                if set(item) - {"value", "category"} or "value" not in item:
+                    raise ValueError('a picklist value is "text" or {"value": "text", "category"?: "Activated"}')
+                pairs.append((item["value"], item.get("category")))
+            else:
+                pairs.append((item, None))
+        with self.lock:
+            found = self.schema[sobject].field(field)
+            if found is None:
+                raise KeyError(f"{sobject} has no field {field}")
+            return found.picklist_values_add(pairs)
+
     @property
     def calls(self) -> list[dict[str, Any]]:
         """Every request received since the last reset (control API excluded), oldest first."""
@@ -681,6 +701,11 @@ class SalesforceSandbox:
                     for name, value in body.items():
                         setattr(self, name, type(self._defaults[name])(value))
             return _json(200, {name: getattr(self, name) for name in sorted(names)})
+        if action.startswith("picklists/") and method == "POST" and action.count("/") == 2:
+            _, sobject, field = action.split("/")
+            if not isinstance(body, dict) or not isinstance(body.get("values"), list) or set(body) != {"values"}:
+                raise ValueError('POST picklists/{sobject}/{field} takes {"values": ["X" | {"value", "category"}]}')
+            return _json(200, {"values": self.picklist_values_add(sobject, field, body["values"])})
         if action == "users" and method == "POST":
             spec = body if isinstance(body, dict) else {}
             unknown = set(spec) - {"first_name", "last_name", "username", "email", "permissions"}

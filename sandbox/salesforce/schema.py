@@ -46,7 +46,8 @@ class Field:
 
     ``nillable=False`` on a createable field without a default makes it required on create;
     ``createable``/``updateable`` False make it read-only for create/update;
-    ``picklist`` + ``restricted`` make a restricted picklist; ``referenceTo`` makes a lookup.
+    ``picklist`` + ``restricted`` make a restricted picklist; ``referenceTo`` makes a lookup;
+    ``categories`` gives each value of a picklist such as Order Status its category (StatusCode).
     """
 
     name: str
@@ -66,6 +67,8 @@ class Field:
     caseSensitive: bool = False
     picklist: list[str] = field(default_factory=list)
     restricted: bool = False
+    # A picklist value -> its category, for the picklists whose values carry one (Order Status: StatusCode).
+    categories: dict[str, str] = field(default_factory=dict)
     referenceTo: list[str] = field(default_factory=list)
     relationshipName: str | None = None
     childRelationshipName: str | None = None
@@ -93,6 +96,34 @@ class Field:
             self.defaultedOnCreate = True
             if self.default is None:
                 self.default = False
+
+    def picklist_values_add(self, values: list[tuple[str, str | None]]) -> list[str]:
+        """Add ``(value, category)`` pairs to this picklist as an admin would in Setup; answers the values.
+
+        A picklist whose values carry a category (Order Status: Draft or Activated, its StatusCode) needs
+        one for each new value; any other takes none. All or nothing: ValueError before any change.
+        """
+        if self.type not in {"picklist", "multipicklist", "combobox"}:
+            raise ValueError(f"{self.name} is not a picklist")
+        allowed = set(self.categories.values())
+        known = {value.lower() for value in self.picklist}
+        for value, category in values:
+            if not isinstance(value, str) or not value.strip() or len(value) > 255:
+                raise ValueError(f"{value!r} is not a picklist value (1 to 255 characters)")
+            if value.lower() in known:
+                raise ValueError(f"{self.name} already has the value {value!r}")
+            known.add(value.lower())
+            if allowed and category not in allowed:
+                raise ValueError(
+                    f"{self.name} values need a category among {sorted(allowed)}; {value!r} has {category!r}"
+                )
+            if not allowed and category is not None:
+                raise ValueError(f"{self.name} values have no category")
+        for value, category in values:
+            self.picklist.append(value)
+            if category is not None:
+                self.categories[value] = category
+        return list(self.picklist)
 
     @property
     def custom(self) -> bool:
@@ -739,7 +770,14 @@ def _standard_objects() -> dict[str, tuple[dict[str, Any], list[Field]]]:
                 ),
                 Field("EffectiveDate", "date", label="Order Start Date", nillable=False),
                 Field("EndDate", "date", label="Order End Date"),
-                Field("Status", "picklist", picklist=ORDER_STATUSES, restricted=True, nillable=False),
+                Field(
+                    "Status",
+                    "picklist",
+                    picklist=list(ORDER_STATUSES),
+                    restricted=True,
+                    nillable=False,
+                    categories=dict(ORDER_STATUS_CATEGORY),
+                ),
                 _ro("StatusCode", "picklist", label="Status Category", picklist=["Draft", "Activated"]),
                 Field("Name", "string", label="Order Name", length=80),
                 Field("Description", "textarea", length=32000),

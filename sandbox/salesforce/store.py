@@ -26,7 +26,6 @@ from sandbox.salesforce.schema import (
     CURRENCY_INHERITED,
     NUMBER_TYPES,
     OPPORTUNITY_STAGES,
-    ORDER_STATUS_CATEGORY,
     TASK_CLOSED_STATUSES,
     TEXT_TYPES,
     Field,
@@ -970,8 +969,13 @@ def _order_contacts_check(org: Org, record: dict[str, Any], given: set[str]) -> 
             )
 
 
+def order_status_category(org: Org, status: str) -> str:
+    """The category (StatusCode) of an Order Status value: the picklist value's own, as an admin set it."""
+    return org.schema["Order"].fields["Status"].categories.get(status, "Draft")
+
+
 def _order_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
-    category = ORDER_STATUS_CATEGORY.get(record["Status"], "Draft")
+    category = order_status_category(org, record["Status"])
     if old is None:
         if category != "Draft":
             raise DmlError(
@@ -1001,7 +1005,7 @@ def _order_rules(org: Org, old: dict[str, Any] | None, record: dict[str, Any], g
 
 
 def _order_compute(org: Org, old: dict[str, Any] | None, record: dict[str, Any], given: set[str]) -> None:
-    category = ORDER_STATUS_CATEGORY.get(record["Status"], "Draft")
+    category = order_status_category(org, record["Status"])
     if old is None:
         record["OrderNumber"] = org._autonumber("Order", 8)
         record["TotalAmount"] = 0.0

@@ -25,8 +25,11 @@ class FieldCheck:
     message: str
 
 
-def field_mapping_check(*, sf_object: str, sf_field: str) -> FieldCheck:
-    """Whether ``sf_object`` has a field ``sf_field`` in the org (its describe, cached per process)."""
+def field_mapping_check(*, sf_object: str, sf_field: str, fails: str = "") -> FieldCheck:
+    """Whether ``sf_object`` has a field ``sf_field`` in the org (its describe, cached per process).
+
+    ``fails``: what fails while the field is missing (default: every sync writing ``sf_object``).
+    """
     try:
         names = salesforce_client().field_names(sf_object)
     except (SalesforceError, requests.RequestException, OSError) as error:
@@ -42,7 +45,8 @@ def field_mapping_check(*, sf_object: str, sf_field: str) -> FieldCheck:
     if canonical is None:
         return FieldCheck(
             False,
-            f"{sf_object} has no field {sf_field} in the Salesforce org: the mapping is saved, but every "
-            f"sync writing {sf_object} will fail with INVALID_FIELD until the field exists or the name is fixed.",
+            f"{sf_object} has no field {sf_field} in the Salesforce org: the mapping is saved, but "
+            f"{fails or f'every sync writing {sf_object}'} will fail with INVALID_FIELD until the field exists or "
+            "the name is fixed.",
         )
     return FieldCheck(True, f"{sf_object}.{canonical} exists in the Salesforce org.")

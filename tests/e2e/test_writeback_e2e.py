@@ -3,7 +3,8 @@ Salesforce (a service agent, polled), round after round; a real django-q2 cluste
 syncing and the write-back, and BigCommerce's webhooks for b2s's own writes come back through the live b2s.
 
 At the end both ends agree, order by order and field by field: BigCommerce's status and Salesforce's Status
-(the merchant's own, or the coarse mapping), BC_Status__c, and the tracking numbers.
+(the merchant's own, or the coarse mapping), BC_Status__c, the tracking numbers, and the staff notes (an
+admin-chosen field, Description ↔ staff_notes, written back and mirrored by a field mapping).
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ import random
 import time
 
 import pytest
+import requests
 
 from orders.models import SyncedOrder
 from orders.writeback import salesforce_orders_poll
 from orders.writeback_rules import WRITEBACK_SCOPE
-from sandbox.salesforce import store as sandbox_store
 from sync.bigcommerce import bigcommerce_client
 from sync.config import config_version_bump
-from sync.models import FeatureFlag, SalesforceOrderStatusMapping, Store, SyncSetting, WebhookEvent
+from sync.models import (
+    FeatureFlag,
+    FieldMapping,
+    SalesforceOrderFieldWriteback,
+    SalesforceOrderStatusMapping,
+    Store,
+    SyncSetting,
+    WebhookEvent,
+)
 from sync.seeds import ORDER_STATUSES
 from tests.e2e.conftest import live_store_create, wait_for
 
@@ -44,12 +53,15 @@ def store(bigcommerce_sandbox, live_server, transactional_db) -> Store:
 
 
 @pytest.fixture
-def merchant_org(salesforce_wired, bigcommerce_wired, monkeypatch):
-    """The org's Order Status has the merchant's own values (Activated category), mapped for write-back."""
-    statuses = salesforce_wired.app.schema["Order"].fields["Status"].picklist
-    for value in MERCHANT_STATUSES:
-        statuses.append(value)
-        monkeypatch.setitem(sandbox_store.ORDER_STATUS_CATEGORY, value, "Activated")
+def merchant_org(salesforce_wired, bigcommerce_wired):
+    """The org's Order Status has the merchant's own values (Activated category), added as an admin would."""
+    answer = requests.post(
+        f"{salesforce_wired.url}/__sandbox__/picklists/Order/Status",
+        json={"values": [{"value": value, "category": "Activated"} for value in MERCHANT_STATUSES]},
+        verify=salesforce_wired.ca_path,
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
     return salesforce_wired
 
 
@@ -92,7 +104,11 @@ def test_a_run_of_changes_on_both_sides_ends_with_both_ends_agreeing(
     # The merchant turns the write-back on (Salesforce wins a conflict, so the end state is predictable).
     for sf_status, bc_status in MERCHANT_STATUSES.items():
         SalesforceOrderStatusMapping.objects.create(sf_status=sf_status, category="Activated", bc_status_id=bc_status)
-    FeatureFlag.objects.filter(key__in=["writeback_order_status", "writeback_shipments"]).update(enabled=True)
+    FieldMapping.objects.create(sf_object="Order", sf_field="Description", source_path="staff_notes", transform="str")
+    SalesforceOrderFieldWriteback.objects.create(sf_field="Description", bc_field="staff_notes", enabled=True)
+    FeatureFlag.objects.filter(
+        key__in=["writeback_order_status", "writeback_shipments", "writeback_order_fields"]
+    ).update(enabled=True)
     SyncSetting.objects.filter(key="writeback_conflict_rule").update(value="salesforce_wins")
     config_version_bump()
     agent = sf.user_create(first_name="Sam", last_name="Agent")
@@ -107,6 +123,8 @@ def test_a_run_of_changes_on_both_sides_ends_with_both_ends_agreeing(
         for order_id in rng.sample([o for o in created if o not in shipped_in_salesforce], 1):
             if bc.order_get(order_id)["items_shipped"] == 0:
                 bc.shipment_create(order_id, tracking_number=f"BC{round_number}{order_id}")
+        for order_id in rng.sample(created, 1):
+            bc.order_update(order_id, staff_notes=f"store note {round_number}")
         bc.deliveries_release()
         # Salesforce side: the agent ships, cancels or completes orders (some also changed in BigCommerce).
         for order_id in rng.sample(created, 3):
@@ -120,6 +138,7 @@ def test_a_run_of_changes_on_both_sides_ends_with_both_ends_agreeing(
                 shipped_in_salesforce.add(order_id)
             else:
                 fields = {"Status": "Cancelled" if choice == "cancel" else "Completed"}
+            fields["Description"] = f"agent note {round_number} on {order_id}"
             sf.record_update_as("Order", salesforce_ids[order_id], fields, user_id=agent)
         time.sleep(1.1)  # the next round's changes carry later stamps (whole seconds)
         salesforce_orders_poll(force=True)
@@ -149,3 +168,5 @@ def test_a_run_of_changes_on_both_sides_ends_with_both_ends_agreeing(
         numbers = [shipment["tracking_number"] for shipment in client.order_shipments(order_id)]
         assert (record["TrackingNumber__c"] or "") == ", ".join(dict.fromkeys(n for n in numbers if n)), order_id
         assert len(numbers) == len(set(numbers)), f"order {order_id} shipped twice: {numbers}"
+        assert (record["Description"] or "") == order["staff_notes"], order_id
+    assert any(bc.order_get(order_id)["staff_notes"].startswith("agent note") for order_id in created)

@@ -11,13 +11,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 from django.utils import timezone
 
 from audit.models import AuditLog
 from orders.models import SyncedOrder, WritebackCheckpoint
 from orders.writeback import salesforce_orders_poll
 from orders.writeback_rules import WRITEBACK_SCOPE
-from sandbox.salesforce import store as sandbox_store
 from sync.bigcommerce import bigcommerce_client
 from sync.models import FeatureFlag, SalesforceOrderStatusMapping, SyncSetting, WebhookEvent
 from sync.salesforce import SalesforceError
@@ -30,11 +30,17 @@ WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 
 
 @pytest.fixture
-def merchant_statuses(org, monkeypatch):
-    """The org's Order Status picklist has the merchant's own values "Shipped" and "Cancelled" (Activated)."""
-    for value in ("Shipped", "Cancelled"):
-        org.app.schema["Order"].fields["Status"].picklist.append(value)
-        monkeypatch.setitem(sandbox_store.ORDER_STATUS_CATEGORY, value, "Activated")
+def merchant_statuses(org):
+    """The org's Order Status picklist has the merchant's own values "Shipped" and "Cancelled" (Activated),
+    added through the stand-in's control API as an admin adds them in Setup."""
+    answer = requests.post(
+        f"{org.url}/__sandbox__/picklists/Order/Status",
+        json={"values": [{"value": value, "category": "Activated"} for value in ("Shipped", "Cancelled")]},
+        verify=org.ca_path,
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["values"] == ["Draft", "Activated", "Shipped", "Cancelled"]
     SalesforceOrderStatusMapping.objects.create(sf_status="Shipped", category="Activated", bc_status_id=SHIPPED)
     SalesforceOrderStatusMapping.objects.create(sf_status="Cancelled", category="Activated", bc_status_id=CANCELLED)
 

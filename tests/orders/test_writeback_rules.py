@@ -1,4 +1,4 @@
-"""The write-back's rules without I/O: the poll's query and window, the status and shipment decisions."""
+"""The write-back's rules without I/O: the poll's query and window, the status, shipment and field decisions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from orders.writeback_rules import (
+    FieldDecision,
     carrier_fields,
     change_delivery_key,
+    field_decide,
+    field_remembered,
+    fields_mirrored,
     order_key_split,
     poll_requests_per_day,
     poll_since,
@@ -170,3 +174,114 @@ def test_the_login_answer_names_the_integration_user():
     )
     assert (token.org_id, token.user_id) == ("00D000000000001AAA", "005000000000001AAA")
     assert (SalesforceToken("t", "https://x", 0.0).user_id, SalesforceToken("t", "https://x", 0.0).org_id) == ("", "")
+
+
+# -- admin-chosen fields ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sf_value", "bc_value", "remembered", "rule", "expected"),
+    [
+        # Known values: Salesforce changed, BigCommerce did not → write.
+        ("new", "old", {"sf": "old", "bc": "old"}, "flag", (True, "changed in Salesforce", False, False)),
+        # Salesforce did not change (BigCommerce did: the order sync's business, not the write-back's).
+        (
+            "old",
+            "other",
+            {"sf": "old", "bc": "old"},
+            "flag",
+            (False, "Description did not change in Salesforce", False, False),
+        ),
+        # BigCommerce has it already (a retry after the PUT, or both typed the same).
+        ("new", "new", {"sf": "old", "bc": "old"}, "flag", (False, "BigCommerce already has this value", False, True)),
+        # Both changed: the rule.
+        (
+            "new",
+            "theirs",
+            {"sf": "old", "bc": "old"},
+            "salesforce_wins",
+            (True, "conflict: Salesforce wins", True, False),
+        ),
+        (
+            "new",
+            "theirs",
+            {"sf": "old", "bc": "old"},
+            "bigcommerce_wins",
+            (False, "conflict: bigcommerce_wins", True, False),
+        ),
+        ("new", "theirs", {"sf": "old", "bc": "old"}, "flag", (False, "conflict: flag", True, False)),
+        # Cleared in Salesforce once its value is known: a change (null counts as "").
+        (None, "old", {"sf": "old", "bc": "old"}, "flag", (True, "changed in Salesforce", False, False)),
+        # Never seen in Salesforce: a filled value that differs is a change, a blank one never.
+        ("typed", "store's", {}, "flag", (True, "changed in Salesforce", False, False)),
+        (None, "store's", {}, "flag", (False, "Description did not change in Salesforce", False, False)),
+        (
+            "",
+            "store's",
+            {"bc": "store's"},
+            "salesforce_wins",
+            (False, "Description did not change in Salesforce", False, False),
+        ),
+        # Too long for BigCommerce: not written.
+        (
+            "x" * 11,
+            "",
+            {"sf": "", "bc": ""},
+            "flag",
+            (False, "longer than the 10 characters staff_notes takes", False, False),
+        ),
+    ],
+)
+def test_a_field_is_written_when_salesforce_changed_it_and_the_rule_settles_a_conflict(
+    sf_value, bc_value, remembered, rule, expected
+):
+    decision = field_decide(
+        sf_field="Description",
+        bc_field="staff_notes",
+        sf_value=sf_value,
+        bc_value=bc_value,
+        remembered=remembered,
+        max_length=10,
+        rule=rule,
+    )
+    assert (decision.write, decision.reason, decision.conflict, decision.present) == expected
+
+
+@pytest.mark.parametrize(
+    ("decision", "bc_value", "remembered", "expected"),
+    [
+        (
+            FieldDecision("D", "staff_notes", True, "changed", "new"),
+            "old",
+            {"sf": "old", "bc": "old"},
+            {"sf": "new", "bc": "new"},
+        ),
+        (FieldDecision("D", "staff_notes", False, "there", "new", present=True), "new", {}, {"sf": "new", "bc": "new"}),
+        # BigCommerce won a conflict: each side as it is, settled.
+        (
+            FieldDecision("D", "staff_notes", False, "c", "new", conflict=True),
+            "theirs",
+            {"sf": "old", "bc": "old"},
+            {"sf": "new", "bc": "theirs"},
+        ),
+        # Nothing changed in Salesforce: a store change since the last agreement stays a change.
+        (
+            FieldDecision("D", "staff_notes", False, "same", "old"),
+            "theirs",
+            {"sf": "old", "bc": "old"},
+            {"sf": "old", "bc": "old"},
+        ),
+        (FieldDecision("D", "staff_notes", False, "same", ""), "store's", {}, {"sf": "", "bc": "store's"}),
+    ],
+)
+def test_what_a_settled_field_remembers(decision, bc_value, remembered, expected):
+    assert field_remembered(decision=decision, bc_value=bc_value, remembered=remembered) == expected
+
+
+def test_the_order_sync_remembers_only_the_fields_it_writes_to_salesforce():
+    mirrored = fields_mirrored(
+        order_body={"description": "note", "Name": "BigCommerce order #7", "PoNumber": None},
+        order={"staff_notes": "note", "external_order_id": None, "customer_message": "hi"},
+        fields=[("Description", "staff_notes"), ("PoNumber", "external_order_id"), ("Custom__c", "customer_message")],
+    )
+    assert mirrored == {"Description": {"sf": "note", "bc": "note"}, "PoNumber": {"sf": "", "bc": ""}}

@@ -471,20 +471,23 @@ WRITEBACK_FIELD_FLAGS: list[tuple[str, bool, str]] = [
 
 def writeback_fields_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing field write-back flag (off); an admin's edit is left alone."""
-    FeatureFlag = apps.get_model("sync", "FeatureFlag")
-    for key, enabled, description in WRITEBACK_FIELD_FLAGS:
-        FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
+    flags_seed(apps, WRITEBACK_FIELD_FLAGS)
     config_version_seed_bump(apps)
 
 
 def writeback_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing write-back flags, thresholds and setting (all off or conservative)."""
-    FeatureFlag = apps.get_model("sync", "FeatureFlag")
-    for key, enabled, description in WRITEBACK_FLAGS:
-        FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
+    flags_seed(apps, WRITEBACK_FLAGS)
     thresholds_seed(apps, WRITEBACK_THRESHOLDS)
     settings_seed(apps, WRITEBACK_SETTINGS)
     config_version_seed_bump(apps)
+
+
+def flags_seed(apps: Any, rows: list[tuple[str, bool, str]]) -> None:
+    """Create the missing feature flags of ``rows`` (key, enabled, description); others stay as edited."""
+    FeatureFlag = apps.get_model("sync", "FeatureFlag")
+    for key, enabled, description in rows:
+        FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
 
 
 def field_mappings_seed(apps: Any, rows: list[tuple[str, str, str, str, str]]) -> None:
@@ -519,9 +522,7 @@ CATALOG_FLAGS: list[tuple[str, bool, str]] = [
 
 def catalog_sync_seed(apps: Any, schema_editor: Any = None) -> None:
     """Create the missing catalog sync flag; an admin's edit is left alone."""
-    FeatureFlag = apps.get_model("sync", "FeatureFlag")
-    for key, enabled, description in CATALOG_FLAGS:
-        FeatureFlag.objects.get_or_create(key=key, defaults={"enabled": enabled, "description": description})
+    flags_seed(apps, CATALOG_FLAGS)
     config_version_seed_bump(apps)
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from ops.models import Alert, HourlyStat
 from orders.models import BackfillRun, WritebackCheckpoint
-from sync.models import ApiUsageSample, IntakeRejection, SalesforceOrderStatusMapping
+from sync.models import ApiUsageSample, IntakeRejection, SalesforceOrderFieldWriteback, SalesforceOrderStatusMapping
 from tests.factories.analytics import CustomerValuesFactory, LedgerEntryFactory, RfmEdgesFactory
 from tests.factories.auth import UserFactory
 from tests.factories.orders import SyncedOrderFactory
@@ -82,6 +82,7 @@ def rows(db) -> dict[str, object]:
     BackfillRun.objects.create(store=store, filters_key="walk", total=10, synced=4)
     WritebackCheckpoint.objects.create(org_id="00D000000000001AAA", modstamp=now, polled_at=now, polls=1, requests=1)
     SalesforceOrderStatusMapping.objects.create(sf_status="Shipped", category="Activated", bc_status_id=2)
+    SalesforceOrderFieldWriteback.objects.create(sf_field="Description", bc_field="staff_notes")
     Alert.objects.create(kind=Alert.Kind.DEAD_EVENTS, key=store.store_hash, summary="1 dead event", last_seen_at=now)
     Group.objects.create(name="walkers")
     # The operations dashboard's lists.

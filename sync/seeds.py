@@ -452,9 +452,9 @@ WRITEBACK_SETTINGS: list[tuple[str, str, str, str]] = [
         "writeback_conflict_rule",
         "flag",
         "salesforce_wins,bigcommerce_wins,flag",
-        "When an Order's status or shipment changed in Salesforce and in BigCommerce since b2s last synced it: "
-        "salesforce_wins (write Salesforce's value to BigCommerce), bigcommerce_wins (keep BigCommerce's, which "
-        "the order sync brings back to Salesforce) or flag (write nothing; the event fails for review).",
+        "A status, shipment or field changed on both sides since the last sync: salesforce_wins (write it to "
+        "BigCommerce), bigcommerce_wins (the order sync brings BigCommerce's back) or flag (the event fails for "
+        "review).",
     ),
 ]
 

@@ -36,6 +36,7 @@ from sync.customers import EXTERNAL_ID_FIELD as ACCOUNT_EXTERNAL_ID
 from sync.models import Store
 from sync.salesforce import COLLECTIONS_CHUNK, SalesforceError, salesforce_calls_counted, salesforce_client
 from sync.selectors import stores_active
+from sync.usage import api_budget_status
 
 logger = logging.getLogger(__name__)
 
@@ -670,6 +671,7 @@ class RecomputeResult:
     bulk_jobs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     changes: list[CustomerChange] = field(default_factory=list)
+    held: str = ""  # why the changed Accounts were not sent (the API-budget guard): the next run sends them
     duration_ms: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -688,6 +690,7 @@ class RecomputeResult:
             "bulk_jobs": self.bulk_jobs,
             "errors": self.errors,
             "duration_ms": self.duration_ms,
+            **({"held": self.held} if self.held else {}),
         }
 
     def error_add(self, message: str) -> None:
@@ -739,18 +742,24 @@ def analytics_recompute(
         )
     result.changed = len(pending)
     if pending and not dry_run and rules.fields_enabled():
-        _push(pending, result=result, started_at=started_at, progress=progress)
+        guard = api_budget_status()
+        if guard.paused:
+            # Values stay computed and unpushed (pushed_values unchanged): the next run sends them.
+            result.held = guard.reason
+        else:
+            _push(pending, result=result, started_at=started_at, progress=progress)
     result.duration_ms = int((time.monotonic() - started) * 1000)
     if not dry_run:
         _audit(result=result, store=store)
     logger.info(
-        "Analytics recompute: %s customers, %s changed, %s pushed, %s failed, %s requests%s",
+        "Analytics recompute: %s customers, %s changed, %s pushed, %s failed, %s requests%s%s",
         result.customers,
         result.changed,
         result.pushed,
         result.failed,
         result.requests,
         " (dry run)" if dry_run else "",
+        f"; not sent: {result.held}" if result.held else "",
     )
     return result
 

@@ -56,6 +56,7 @@ from sync.handlers import EventRefused, HandlerResult, SkipEvent
 from sync.models import BIGCOMMERCE_ORDER_WRITABLE_FIELDS, Store, WebhookEvent
 from sync.salesforce import SalesforceError, salesforce_calls_counted, salesforce_client
 from sync.services.webhooks import inbox_doorbell_ring
+from sync.usage import api_budget_status
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,10 @@ def salesforce_orders_poll(*, now: datetime | None = None, force: bool = False) 
     now = now or timezone.now()
     if not writeback_enabled():
         return PollResult(False, "write-back is off")
+    guard = api_budget_status()
+    if guard.paused:
+        # The checkpoint stays: the first poll after the guard lifts reads every change made meanwhile.
+        return PollResult(False, guard.reason)
     client = salesforce_client()
     token = client.token()
     if not token.user_id:

@@ -59,6 +59,7 @@ from sync.salesforce import (
     soql_quote,
 )
 from sync.seeds import LEAD_CLOSED_STATUS_SETTING, LEAD_CONVERSION_CLOSE, LEAD_CONVERSION_SETTING
+from sync.usage import api_budget_status
 
 logger = logging.getLogger(__name__)
 
@@ -869,8 +870,12 @@ def carts_expire(*, now: datetime | None = None) -> ExpiryResult:
     result = ExpiryResult()
     close_opportunities = config.flag("cart_expiration")
     close_leads = config.flag("stale_lead_expiration")
-    if not (close_opportunities or close_leads):
-        result.skipped_reason = "The feature flags cart_expiration and stale_lead_expiration are off."
+    guard = api_budget_status()
+    if not (close_opportunities or close_leads) or guard.paused:
+        # The API-budget guard holds Salesforce writes: the carts stay open here and the next run closes them.
+        result.skipped_reason = (
+            guard.reason if guard.paused else "The feature flags cart_expiration and stale_lead_expiration are off."
+        )
         audit_record(
             operation=OPERATION_EXPIRY,
             store=None,

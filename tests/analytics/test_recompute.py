@@ -19,7 +19,7 @@ from analytics.seeds import SCHEDULE_FUNC, analytics_seed_apply
 from analytics.services import account_fields_settle, analytics_recompute, ledger_order_record
 from analytics.tasks import analytics_recompute_task
 from audit.models import AuditLog
-from sync.models import Threshold
+from sync.models import SyncSetting, Threshold
 from sync.salesforce import salesforce_client
 from tests.factories.analytics import LedgerEntryFactory, ledger_customers_create
 
@@ -340,3 +340,20 @@ def test_an_order_recorded_while_the_recompute_runs_keeps_its_fresher_values(sto
     assert row.pushed_values["CLV__c"] == "15.00"
     assert accounts_by_key(salesforce.app)[key]["CLV__c"] is None  # not overwritten with the older 10.00
     assert accounts_by_key(salesforce.app)[customer_key(store, 2)]["CLV__c"] == 10.0
+
+
+def test_the_push_waits_while_the_api_budget_guard_pauses_writes(store, order, salesforce):
+    accounts_seed(salesforce.app, store=store, customers=2)
+    for number in (1, 2):
+        ledger_order_record(store=store, customer_key=customer_key(store, number), order=order(number, "10.00"))
+    guard = SyncSetting.objects.get(key="api_budget_guard")
+    guard.value = "pause"
+    guard.save()
+    held = analytics_recompute(store=store, now=NOW)
+    assert (held.changed, held.pushed, held.requests) == (2, 0, 0)
+    assert "api_budget_guard is set to 'pause'" in held.held
+    assert AuditLog.objects.get(operation="ANALYTICS_RECOMPUTE").details["held"] == held.held
+    assert all(row.pushed_values is None for row in CustomerValues.objects.all())  # kept for the next run
+    guard.value = "auto"
+    guard.save()
+    assert analytics_recompute(store=store, now=NOW).pushed == 2

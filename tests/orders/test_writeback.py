@@ -192,6 +192,22 @@ def test_the_poll_spends_nothing_while_write_back_is_off(orders, merchant_status
     assert not WebhookEvent.objects.filter(scope=WRITEBACK_SCOPE).exists()
 
 
+def test_the_poll_waits_while_the_api_budget_guard_pauses_and_then_reads_what_changed_meanwhile(orders, writeback_on):
+    _created, synced = synced_order(orders)
+    merchant_edit(orders, synced.salesforce_id, Status="Cancelled")
+    guard = SyncSetting.objects.get(key="api_budget_guard")
+    guard.value = "pause"
+    guard.save()
+    sf_before = orders.sf.api_calls_counted()
+
+    paused = salesforce_orders_poll(force=True)
+    assert paused.ran is False and "api_budget_guard is set to 'pause'" in paused.reason
+    assert orders.sf.api_calls_counted() == sf_before
+    guard.value = "auto"
+    guard.save()
+    assert salesforce_orders_poll(force=True).stored == 1  # the checkpoint stayed: nothing was missed
+
+
 def test_an_unmapped_status_or_another_field_writes_nothing(orders, writeback_on):
     created, synced = synced_order(orders)
     merchant_edit(orders, synced.salesforce_id, Description="Called the customer")  # Status unchanged

@@ -17,7 +17,7 @@ from audit.models import AuditLog
 from recovery.models import Cart
 from recovery.services import carts_expire
 from recovery.tasks import EXPIRY_TASK, carts_expire_task
-from sync.models import FeatureFlag
+from sync.models import FeatureFlag, SyncSetting
 from sync.salesforce import salesforce_client
 from tests.factories.recovery import CartFactory
 
@@ -233,3 +233,21 @@ def test_the_scheduled_task_runs_the_service():
 
     assert result["opportunities_closed"] == 0 and result["requests"] == 0
     assert AuditLog.objects.filter(operation="CART_EXPIRY").count() == 1
+
+
+def test_expiry_waits_while_the_api_budget_guard_pauses_writes(recovery):
+    ids = _opportunities(recovery.org, 2, prefix="old-")
+    _carts(recovery.store, ids, kind="opportunity", abandoned_at=OLD, prefix="old-")
+    guard = SyncSetting.objects.get(key="api_budget_guard")
+    guard.value = "pause"
+    guard.save()
+    before = recovery.requests()
+
+    result = carts_expire(now=NOW)
+
+    assert result.opportunities_closed == 0 and "api_budget_guard is set to 'pause'" in result.skipped_reason
+    assert recovery.requests() == before
+    assert Cart.objects.filter(state=Cart.State.OPEN).count() == 2  # still open: the next run closes them
+    guard.value = "auto"
+    guard.save()
+    assert carts_expire(now=NOW).opportunities_closed == 2

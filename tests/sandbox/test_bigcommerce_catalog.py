@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
+
+from tests.sandbox.openapi import response_schema, validate
 
 NULLABLE_PROPERTIES = {"base_variant_id", "option_set_id", "sku_id"}
 
@@ -52,28 +53,6 @@ def specs(shared_dir: Path) -> dict[str, dict[str, Any]]:
     return loaded
 
 
-def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = spec
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
-def schema_of(spec: dict[str, Any], path: str, status: str = "200") -> dict[str, Any]:
-    response = _resolve(spec, spec["paths"][path]["get"]["responses"][status])
-    return response["content"]["application/json"]["schema"]
-
-
-def validate(spec: dict[str, Any], schema: dict[str, Any], instance: Any) -> None:
-    validator = OAS30Validator(
-        {"allOf": [schema], "components": spec["components"]}, format_checker=oas30_format_checker
-    )
-    errors = sorted(validator.iter_errors(instance), key=lambda error: list(error.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message[:300]}" for e in errors[:15])
-
-
 VARIANT = {"$ref": "#/components/schemas/productVariant_Full"}
 
 
@@ -95,7 +74,7 @@ def api(bigcommerce_sandbox):
 
 def test_products_page_by_page_with_variants_validate(specs, api):
     spec = specs["products"]
-    schema = schema_of(spec, "/catalog/products")
+    schema = response_schema(spec, "/catalog/products")
     everything = api("/products", limit=250, include="variants,images")
     validate(spec, schema, everything)
     for product in everything["data"]:
@@ -146,13 +125,13 @@ def test_product_filters(specs, api):
     assert ids(api("/products", type="digital")) == [101, 102, 103]
     assert ids(api("/products", sort="id", direction="desc", limit=2)) == [106, 105]
     nothing = api("/products", **{"id:in": "999"})
-    validate(specs["products"], schema_of(specs["products"], "/catalog/products"), nothing)
+    validate(specs["products"], response_schema(specs["products"], "/catalog/products"), nothing)
     assert nothing["data"] == [] and nothing["meta"]["pagination"]["total"] == 0
 
 
 def test_single_products_simple_and_with_variants(specs, api, bigcommerce_sandbox):
     spec = specs["products"]
-    schema = schema_of(spec, "/catalog/products/{product_id}")
+    schema = response_schema(spec, "/catalog/products/{product_id}")
     simple = api("/products/77", include="variants")
     validate(spec, schema, simple)
     catalog = {product.id: product for product in bigcommerce_sandbox.app._data.catalog}
@@ -196,13 +175,13 @@ def test_unknown_and_deleted_products_answer_404(specs, api):
             "title": "The requested resource was not found.",
             "type": "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes",
         }
-        validate(spec, schema_of(spec, "/catalog/products/{product_id}", "404"), body)
+        validate(spec, response_schema(spec, "/catalog/products/{product_id}", "404"), body)
 
 
 def test_variant_endpoints_validate(specs, api):
     spec = specs["variants"]
     listing = api("/products/106/variants")
-    validate(spec, schema_of(spec, "/catalog/products/{product_id}/variants"), listing)
+    validate(spec, response_schema(spec, "/catalog/products/{product_id}/variants"), listing)
     assert [(v["sku"], v["price"], v["calculated_price"]) for v in listing["data"]] == [
         ("LPS-106-BLA", 45.0, 45.0),
         ("LPS-106-NAT", None, 119.0),
@@ -210,11 +189,11 @@ def test_variant_endpoints_validate(specs, api):
     assert listing["meta"]["pagination"]["total"] == 2
     variant_id = listing["data"][1]["id"]
     single = api(f"/products/106/variants/{variant_id}")
-    validate(spec, schema_of(spec, "/catalog/products/{product_id}/variants/{variant_id}"), single)
+    validate(spec, response_schema(spec, "/catalog/products/{product_id}/variants/{variant_id}"), single)
     assert single["data"] == listing["data"][1] and single["meta"] == {}
 
     every = api("/variants", limit=250)
-    validate(spec, schema_of(spec, "/catalog/variants"), every)
+    validate(spec, response_schema(spec, "/catalog/variants"), every)
     products = {p["id"]: p for p in api("/products", limit=250, include="variants")["data"]}
     assert every["data"] == sorted((v for p in products.values() for v in p["variants"]), key=lambda v: v["id"])
     assert every["meta"]["pagination"]["total"] == sum(len(p["variants"]) for p in products.values())

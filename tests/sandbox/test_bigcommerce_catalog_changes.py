@@ -21,7 +21,8 @@ from openapi_schema_validator import OAS30Validator
 
 from b2s.sandbox_demo import StoreControl, catalog_drive
 from sandbox.bigcommerce.receiver import WebhookReceiver
-from tests.sandbox.test_bigcommerce_catalog import VARIANT, schema_of, specs, validate
+from tests.sandbox.openapi import response_schema, validate
+from tests.sandbox.test_bigcommerce_catalog import VARIANT, specs
 
 __all__ = ["specs"]  # the OpenAPI files, a fixture shared with test_bigcommerce_catalog
 
@@ -80,7 +81,7 @@ def test_a_product_lifecycle_fires_product_and_sku_callbacks(
     receiver = bigcommerce_webhook_receiver
     for scope in ("store/product/*", "store/sku/*"):
         app.hook_create(scope, receiver.url, headers=HEADERS)
-    product_schema = schema_of(specs["products"], "/catalog/products/{product_id}")
+    product_schema = response_schema(specs["products"], "/catalog/products/{product_id}")
 
     created = control("POST", "products", {"name": "Trail Mug", "price": "18.50", "sku": "TM-1"}, expected=201)
     assert created["id"] == 109 and created["sku"] == "TM-1" and created["price"] == 18.5
@@ -121,7 +122,7 @@ def test_a_product_lifecycle_fires_product_and_sku_callbacks(
     repriced = control("POST", f"products/109/variants/{red['id']}", {"price": "24.00"})
     assert repriced["price"] == 24.0
     listing = catalog("/products/109/variants")
-    validate(specs["variants"], schema_of(specs["variants"], "/catalog/products/{product_id}/variants"), listing)
+    validate(specs["variants"], response_schema(specs["variants"], "/catalog/products/{product_id}/variants"), listing)
     assert [v["price"] for v in listing["data"]] == [24.0, None]
 
     control("DELETE", f"products/109/variants/{blue['id']}")
@@ -180,7 +181,9 @@ def test_a_product_created_with_variants_and_refused_changes(specs, app, control
     ]
     assert [scope for scope, _ in _fired(app)] == ["store/product/created", "store/sku/created", "store/sku/created"]
     validate(
-        specs["products"], schema_of(specs["products"], "/catalog/products/{product_id}"), catalog("/products/109")
+        specs["products"],
+        response_schema(specs["products"], "/catalog/products/{product_id}"),
+        catalog("/products/109"),
     )
     for variant in made["variants"]:
         validate(specs["variants"], VARIANT, variant)
@@ -277,7 +280,7 @@ def test_catalog_churn_is_repeatable_and_leaves_a_valid_catalog(specs, app, cont
     assert len(first) == 40 and len({change["action"] for change in first}) >= 6
 
     products = catalog("/products", limit=250, include="variants")
-    validate(specs["products"], schema_of(specs["products"], "/catalog/products"), products)
+    validate(specs["products"], response_schema(specs["products"], "/catalog/products"), products)
     live = {p["id"]: p for p in products["data"]}
     assert sum(p["is_visible"] for p in live.values()) >= 10
     for change in first:

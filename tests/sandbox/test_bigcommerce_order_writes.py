@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from sandbox.bigcommerce.receiver import WebhookReceiver
-from tests.sandbox.test_bigcommerce_openapi import response_schema, specs, validate  # noqa: F401
+from tests.sandbox.openapi import response_schema, validate
+from tests.sandbox.test_bigcommerce_openapi import specs  # noqa: F401 (a fixture)
 
 HEADERS = {"X-Webhook-Secret": "s3cret-value"}
 

@@ -7,6 +7,7 @@ import random
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 def django_bootstrap(*, prefix: str, database_url: str = "") -> Path:
@@ -58,3 +59,27 @@ def bench_store_create(bigcommerce_app: Any, *, api_base_url: str, webhook_secre
         access_token="sandbox-token",
         webhook_secret=webhook_secret,
     )
+
+
+def postgres_recreate(url: str) -> None:
+    """Drop (ending its connections) and create the PostgreSQL database ``url`` names."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"unsafe database name {name!r}")
+    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def postgres_drop(url: str) -> None:
+    """Drop the PostgreSQL database ``url`` names, ending its connections."""
+    import psycopg
+
+    parts = urlsplit(url)
+    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')

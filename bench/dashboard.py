@@ -29,12 +29,11 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from bench_setup import django_bootstrap  # noqa: E402  (beside this script)
+from bench_setup import django_bootstrap, postgres_drop, postgres_recreate  # noqa: E402  (beside this script)
 
 SCOPES = (
     "store/order/created",
@@ -78,28 +77,6 @@ SELECT finished_at, 'ORDER_SYNC', store_id, resource_id, '[]'::jsonb,
     last_error_code, 1, COALESCE(duration_ms, 0), 1 + id %% 3, id %% 2, id, '{}'::jsonb
 FROM sync_webhookevent WHERE status IN ('done', 'skipped', 'failed', 'dead')
 """
-
-
-def postgres_recreate(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.replace("_", "").isalnum():
-        raise SystemExit(f"unsafe database name {name!r}")
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def postgres_drop(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
 def median_ms(function: Callable[[], object], runs: int) -> float:

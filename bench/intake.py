@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench_setup import postgres_drop, postgres_recreate  # beside this script
+
 PROJECT = Path(__file__).resolve().parent.parent
 STORE_HASH = "benchstore"
 STORE_ID = "1000001"
@@ -123,28 +125,6 @@ def manage(env: dict[str, str], *args: str, command: list[str] | None = None) ->
         text=True,
     )
     return done.stdout
-
-
-def postgres_recreate(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.replace("_", "").isalnum():
-        raise SystemExit(f"unsafe database name {name!r}")
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def postgres_drop(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
 def rows_stored(database: str, url: str, table: str = "sync_webhookevent") -> int:

@@ -9,10 +9,10 @@ into conditions, each a kind, a key (what it is about) and a summary carrying th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 
 from ops.models import Alert
+from sync.usage import ApiBudgetStatus
 
 Kind = Alert.Kind
 
@@ -53,23 +53,12 @@ class StoreBacklog:
     waiting: int
 
 
-@dataclass(frozen=True)
-class ApiBudget:
-    """The org's Salesforce API use (the latest reading) and whether the budget guard pauses writes."""
-
-    used: int | None
-    limit: int | None
-    recorded_at: datetime | None
-    guard: str
-    ceiling_percent: Decimal
-    writes_paused: bool
-
-    @property
-    def percent(self) -> Decimal | None:
-        """Use as a percentage of the limit, or None without a reading (100 when the limit reads 0)."""
-        if self.used is None or self.limit is None:
-            return None
-        return Decimal(100) if not self.limit else Decimal(self.used) * 100 / Decimal(self.limit)
+def usage_percent(budget: ApiBudgetStatus) -> Decimal | None:
+    """The org's API use as a percentage of its daily limit, or None without a reading (100 when the limit
+    reads 0)."""
+    if budget.used is None or budget.limit is None:
+        return None
+    return Decimal(100) if not budget.limit else Decimal(budget.used) * 100 / Decimal(budget.limit)
 
 
 @dataclass(frozen=True)
@@ -80,7 +69,7 @@ class AlertFacts:
     backlogs: list[StoreBacklog] = field(default_factory=list)
     # Refused authentications per store hash ("" when the hash named no store b2s knows).
     auth_failures: dict[str, int] = field(default_factory=dict)
-    api_budget: ApiBudget | None = None
+    api_budget: ApiBudgetStatus | None = None
     # Names of the stores by hash, for summaries a person reads.
     store_names: dict[str, str] = field(default_factory=dict)
 
@@ -194,8 +183,8 @@ def _api_budget(facts: AlertFacts, thresholds: AlertThresholds) -> list[Conditio
     if budget is None:
         return []
     conditions = []
-    percent = budget.percent
-    writes = "Salesforce writes are paused" if budget.writes_paused else "writes continue"
+    percent = usage_percent(budget)
+    writes = "Salesforce writes are paused" if budget.paused else "writes continue"
     if percent is not None and percent >= thresholds.api_budget_percent:
         conditions.append(
             Condition(
@@ -203,14 +192,14 @@ def _api_budget(facts: AlertFacts, thresholds: AlertThresholds) -> list[Conditio
                 API_BUDGET_KEY,
                 f"Salesforce API use is {budget.used:,} of {budget.limit:,} daily requests ({_percent(percent)}, "
                 f"alert at {_percent(thresholds.api_budget_percent)}); {writes} "
-                f"(guard {budget.guard}, ceiling {_percent(budget.ceiling_percent)}).",
+                f"(guard {budget.override}, ceiling {_percent(budget.ceiling)}).",
             )
         )
-    if budget.writes_paused:
+    if budget.paused:
         reason = (
             "the api_budget_guard setting is 'pause'"
-            if budget.guard == "pause"
-            else f"API use {_percent(percent or Decimal(0))} reached the {_percent(budget.ceiling_percent)} ceiling"
+            if budget.override == "pause"
+            else f"API use {_percent(percent or Decimal(0))} reached the {_percent(budget.ceiling)} ceiling"
         )
         conditions.append(
             Condition(

@@ -35,7 +35,6 @@ from ops import rules as r
 from ops.alert_rules import (
     AlertFacts,
     AlertThresholds,
-    ApiBudget,
     StoreBacklog,
     StoreOutcomes,
 )
@@ -46,8 +45,7 @@ from orders.writeback_rules import poll_requests_per_day
 from sync.config import config
 from sync.health import HealthReason, health_reasons, health_status
 from sync.models import ApiUsageSample, IntakeRejection, Store, WebhookEvent
-from sync.usage import ApiBudgetStatus
-from sync.usage import api_budget_status as sync_api_budget_status
+from sync.usage import ApiBudgetStatus, api_budget_status
 
 Status = WebhookEvent.Status
 # Waiting or running: what the workers still have to do.
@@ -385,11 +383,6 @@ def bigcommerce_usage_latest(*, stores: list[Store]) -> list[ApiUsageSample]:
     return samples
 
 
-def api_budget_guard_state() -> ApiBudgetStatus:
-    """The Salesforce API budget guard's state (paused, reason, share, ceiling), for the dashboard and /metrics."""
-    return sync_api_budget_status()
-
-
 def auth_failures_count(*, store: Store | None, since: datetime, until: datetime) -> int:
     """Webhook deliveries refused for failed authentication in [since, until) (by the minute they came)."""
     rejections = IntakeRejection.objects.filter(
@@ -511,7 +504,7 @@ def dashboard_get(*, store: Store | None, window: r.Window, now: datetime | None
         ),
         salesforce_usage=_usage(salesforce_sample) if salesforce_sample else None,
         bigcommerce_usage=[_usage(sample) for sample in bigcommerce_usage_latest(stores=stores)],
-        budget_guard=api_budget_guard_state(),
+        budget_guard=api_budget_status(),
         errors=errors,
         auth_failures=Figure(
             auth_failures_count(store=store, since=since, until=now),
@@ -647,7 +640,7 @@ def metric_totals(*, now: datetime | None = None) -> MetricTotals:
         auth_failures=auth_failures,
         salesforce_usage=salesforce_usage_latest(),
         bigcommerce_usage=bigcommerce_usage_latest(stores=list(Store.objects.order_by("pk"))),
-        budget_guard=api_budget_guard_state(),
+        budget_guard=api_budget_status(),
     )
 
 
@@ -660,20 +653,6 @@ def alert_thresholds() -> AlertThresholds:
         backlog_age_seconds=int(config.threshold("alert_backlog_age_seconds")),
         auth_failures=int(config.threshold("alert_auth_failures")),
         api_budget_percent=config.threshold("alert_api_budget_percent"),
-    )
-
-
-def api_budget_status() -> ApiBudget:
-    """The org's latest Salesforce API reading and whether the budget guard pauses writes (the guard's own
-    judgement, ``sync.usage.api_budget_status``), in the shape the alert rules take."""
-    status = sync_api_budget_status()
-    return ApiBudget(
-        used=status.used,
-        limit=status.limit,
-        recorded_at=status.read_at,
-        guard=status.override,
-        ceiling_percent=status.ceiling,
-        writes_paused=status.paused,
     )
 
 

@@ -8,12 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from ops.alert_rules import StoreBacklog, StoreOutcomes
+from ops.alert_rules import StoreBacklog, StoreOutcomes, usage_percent
 from ops.alerts import alerts_evaluate
 from ops.models import Alert
-from ops.selectors import alert_facts, alert_thresholds, api_budget_status
+from ops.selectors import alert_facts, alert_thresholds
 from sync.config import config_version_bump
 from sync.models import ApiUsageSample, IntakeRejection, SyncSetting, WebhookEvent
+from sync.usage import api_budget_status
 from tests.factories.sync import StoreFactory, WebhookEventFactory
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
@@ -99,8 +100,8 @@ def test_the_budget_status_reads_the_latest_salesforce_sample_and_the_guard_sett
     ApiUsageSample.objects.create(service="bigcommerce", used=140, limit=150, recorded_at=NOW)
 
     status = api_budget_status()
-    assert (status.used, status.limit, status.percent, status.writes_paused) == (70_000, 100_000, Decimal(70), False)
+    assert (status.used, status.limit, usage_percent(status), status.paused) == (70_000, 100_000, Decimal(70), False)
 
     SyncSetting.objects.filter(key="api_budget_guard").update(value="pause")
     config_version_bump()
-    assert api_budget_status().writes_paused is True
+    assert api_budget_status().paused is True

@@ -12,13 +12,13 @@ from ops.alert_rules import (
     API_PAUSED_KEY,
     AlertFacts,
     AlertThresholds,
-    ApiBudget,
     StoreBacklog,
     StoreOutcomes,
     alert_conditions,
 )
 from ops.models import Alert
 from sync.rules import budget_guard_decide
+from sync.usage import ApiBudgetStatus
 
 Kind = Alert.Kind
 THRESHOLDS = AlertThresholds(
@@ -31,15 +31,17 @@ THRESHOLDS = AlertThresholds(
 )
 
 
-def budget(used: int | None, limit: int | None = 100_000, *, guard: str = "auto", ceiling: int = 90) -> ApiBudget:
-    paused, _ = budget_guard_decide(used=used, limit=limit, ceiling_percent=ceiling, override=guard)
-    return ApiBudget(
+def budget(used: int | None, limit: int | None = 100_000, *, guard: str = "auto", ceiling: int = 90) -> ApiBudgetStatus:
+    paused, reason = budget_guard_decide(used=used, limit=limit, ceiling_percent=ceiling, override=guard)
+    return ApiBudgetStatus(
+        paused=paused,
+        reason=reason,
         used=used,
         limit=limit,
-        recorded_at=datetime(2026, 5, 1, 12, tzinfo=UTC),
-        guard=guard,
-        ceiling_percent=Decimal(ceiling),
-        writes_paused=paused,
+        share=used / limit if used is not None and limit else None,
+        ceiling=Decimal(ceiling),
+        override=guard,
+        read_at=datetime(2026, 5, 1, 12, tzinfo=UTC),
     )
 
 
